@@ -1,0 +1,72 @@
+using static MLNet.Attention.Torch.Native.NativeMethods;
+
+namespace MLNet.Attention.Torch.Optim;
+
+/// <summary>
+/// Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay — <c>torch.optim.SGD</c>
+/// of PyTorch 1.13 step for step (one native call updates every parameter).
+/// </summary>
+public sealed class SGD : Optimizer
+{
+    private readonly IntPtr[][] _buffers;
+    private readonly Tensor?[][] _bufferTensors;
+
+    /// <summary>Dampening applied to the momentum update.</summary>
+    public double Dampening { get; }
+    /// <summary>Nesterov momentum.</summary>
+    public bool Nesterov { get; }
+    /// <summary>Maximise instead of minimise.</summary>
+    public bool Maximize { get; }
+
+    /// <summary>Creates the optimizer over <paramref name="parameters"/>.</summary>
+    public SGD(IEnumerable<Tensor> parameters, double learningRate, double momentum = 0, double dampening = 0,
+        double weightDecay = 0, bool nesterov = false, bool maximize = false)
+        : this(new[] { new ParamGroup(parameters.ToList(), learningRate) { Momentum = momentum, WeightDecay = weightDecay } }, dampening, nesterov, maximize) { }
+
+    /// <summary>Creates the optimizer over several groups (each with its own learning rate, momentum and weight decay).</summary>
+    public SGD(IEnumerable<ParamGroup> groups, double dampening = 0, bool nesterov = false, bool maximize = false) : base(groups)
+    {
+        foreach (var g in ParamGroups)
+        {
+            if (g.Momentum < 0) throw new ArgumentOutOfRangeException(nameof(groups), g.Momentum, "momentum must be >= 0");
+            if (g.WeightDecay < 0) throw new ArgumentOutOfRangeException(nameof(groups), g.WeightDecay, "weight decay must be >= 0");
+            if (nesterov && (g.Momentum <= 0 || dampening != 0))
+                throw new ArgumentException("Nesterov momentum requires a momentum > 0 and zero dampening", nameof(nesterov));
+        }
+        Dampening = dampening; Nesterov = nesterov; Maximize = maximize;
+        _buffers = ParamGroups.Select(g => new IntPtr[g.Parameters.Count]).ToArray();
+        _bufferTensors = ParamGroups.Select(g => new Tensor?[g.Parameters.Count]).ToArray();
+    }
+
+    /// <inheritdoc/>
+    public override bool UsesBetas => false;
+
+    /// <summary>The momentum buffer of parameter <paramref name="index"/> in group <paramref name="group"/> (null before the first step).</summary>
+    public Tensor? MomentumBuffer(int group, int index) => _bufferTensors[group][index];
+
+    /// <inheritdoc/>
+    public override unsafe void Step()
+    {
+        for (int gi = 0; gi < ParamGroups.Count; gi++)
+        {
+            var g = ParamGroups[gi];
+            if (g.Parameters.Count == 0) continue;
+            var ps = Tensor.Handles(g.Parameters);
+            var bufs = _buffers[gi];
+            fixed (IntPtr* pp = ps, pb = bufs)
+                Check(mlt_sgd_step(pp, pb, ps.Length, g.LearningRate, g.Momentum, Dampening, g.WeightDecay, Nesterov ? 1 : 0, Maximize ? 1 : 0));
+            GC.KeepAlive(g.Parameters);
+            for (int i = 0; i < bufs.Length; i++)
+                if (bufs[i] != IntPtr.Zero && _bufferTensors[gi][i] is null)
+                    _bufferTensors[gi][i] = new Tensor(bufs[i]).DetachFromDisposeScope();
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        foreach (var group in _bufferTensors)
+            for (int i = 0; i < group.Length; i++) { group[i]?.Dispose(); group[i] = null; }
+        foreach (var b in _buffers) Array.Clear(b);
+    }
+}

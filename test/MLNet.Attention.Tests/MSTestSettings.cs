@@ -1,0 +1,2 @@
+// libtorch state (seed, thread count) is process-wide: tests run one at a time.
+[assembly: DoNotParallelize]
