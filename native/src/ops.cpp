@@ -1,4 +1,5 @@
 // Elementwise, reductions, shape manipulation.
+#include <cmath>
 #include "common.h"
 
 using namespace mlt;
@@ -82,8 +83,14 @@ static void binary_(int op, at::Tensor& a, const at::Tensor& b, double alpha) {
   throw std::invalid_argument("binary op " + std::to_string(op) + " has no in-place form");
 }
 
+// An integral tensor combined with a whole number keeps its integral type (as Python's `t + 1` does).
+static at::Scalar scalar_for(const at::Tensor& a, double s) {
+  if (!at::isFloatingType(a.scalar_type()) && std::floor(s) == s && std::abs(s) < 9.0e15) return at::Scalar(static_cast<int64_t>(s));
+  return at::Scalar(s);
+}
+
 static at::Tensor binary_scalar(int op, const at::Tensor& a, double s, bool reverse) {
-  at::Scalar sc(s);
+  at::Scalar sc = scalar_for(a, s);
   if (reverse) {
     switch (op) {
       case MLT_BIN_ADD: return at::add(a, sc);
@@ -131,14 +138,15 @@ mlt_tensor mlt_binary_scalar(int op, mlt_tensor a, double s, int reverse) {
 int mlt_binary_scalar_(int op, mlt_tensor a, double s) {
   return guard_int([&] {
     auto& t = T(a);
+    at::Scalar sc = scalar_for(t, s);
     switch (op) {
-      case MLT_BIN_ADD: t.add_(s); return;
-      case MLT_BIN_SUB: t.sub_(s); return;
-      case MLT_BIN_MUL: t.mul_(s); return;
-      case MLT_BIN_DIV: t.div_(s); return;
-      case MLT_BIN_POW: t.pow_(s); return;
-      case MLT_BIN_MAXIMUM: t.clamp_min_(s); return;
-      case MLT_BIN_MINIMUM: t.clamp_max_(s); return;
+      case MLT_BIN_ADD: t.add_(sc); return;
+      case MLT_BIN_SUB: t.sub_(sc); return;
+      case MLT_BIN_MUL: t.mul_(sc); return;
+      case MLT_BIN_DIV: t.div_(sc); return;
+      case MLT_BIN_POW: t.pow_(sc); return;
+      case MLT_BIN_MAXIMUM: t.clamp_min_(sc); return;
+      case MLT_BIN_MINIMUM: t.clamp_max_(sc); return;
     }
     throw std::invalid_argument("binary op " + std::to_string(op) + " has no in-place scalar form");
   });

@@ -199,7 +199,16 @@ public static class PyTorchCheckpoint
         {
             throw Bad(path, $"zip entry '{entry.FullName}' is truncated or corrupt ({e.Message})");
         }
-        return data ?? throw Bad(path, $"zip entry '{entry.FullName}' is truncated: it ends before its {length} bytes");
+        if (data is null)
+        {
+            throw Bad(path, $"zip entry '{entry.FullName}' is truncated: it ends before its {length} bytes");
+        }
+        uint crc = ZipCrc32.Compute(data);
+        if (crc != entry.Crc32)
+        {
+            throw Bad(path, $"zip entry '{entry.FullName}' is corrupt: its CRC-32 is {crc:x8} but the zip records {entry.Crc32:x8}");
+        }
+        return data;
     }
 
     private static DType? StorageDType(string name) => name switch
@@ -594,6 +603,56 @@ public sealed class PickleObject
 
     /// <summary>A short description.</summary>
     public override string ToString() => $"<opaque {TypeName}>";
+}
+
+/// <summary>CRC-32 (IEEE 802.3, as zip uses), slicing by 8.</summary>
+internal static class ZipCrc32
+{
+    private static readonly uint[] Table = BuildTable();
+
+    private static uint[] BuildTable()
+    {
+        var table = new uint[8 * 256];
+        for (uint i = 0; i < 256; i++)
+        {
+            uint c = i;
+            for (int k = 0; k < 8; k++)
+            {
+                c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            }
+            table[i] = c;
+        }
+        for (int i = 0; i < 256; i++)
+        {
+            for (int t = 1; t < 8; t++)
+            {
+                uint prev = table[((t - 1) * 256) + i];
+                table[(t * 256) + i] = (prev >> 8) ^ table[prev & 0xFF];
+            }
+        }
+        return table;
+    }
+
+    public static uint Compute(ReadOnlySpan<byte> data)
+    {
+        uint[] t = Table;
+        uint crc = 0xFFFFFFFFu;
+        while (data.Length >= 8)
+        {
+            uint one = BinaryPrimitives.ReadUInt32LittleEndian(data) ^ crc;
+            uint two = BinaryPrimitives.ReadUInt32LittleEndian(data[4..]);
+            crc = t[(7 * 256) + (one & 0xFF)] ^ t[(6 * 256) + ((one >> 8) & 0xFF)]
+                ^ t[(5 * 256) + ((one >> 16) & 0xFF)] ^ t[(4 * 256) + (one >> 24)]
+                ^ t[(3 * 256) + (two & 0xFF)] ^ t[(2 * 256) + ((two >> 8) & 0xFF)]
+                ^ t[256 + ((two >> 16) & 0xFF)] ^ t[two >> 24];
+            data = data[8..];
+        }
+        foreach (byte b in data)
+        {
+            crc = (crc >> 8) ^ t[(crc ^ b) & 0xFF];
+        }
+        return ~crc;
+    }
 }
 
 /// <summary>Python-like equality for dict keys: tuples and bytes compare by content.</summary>

@@ -1,0 +1,82 @@
+using MLNet.Attention.Torch;
+using MLNet.Attention.Torch.Optim;
+
+namespace MLNet.Attention.Tests;
+
+/// <summary>SGD and AdamW reach PyTorch's parameters after 3 steps with the same gradients (fixtures/optim.safetensors).</summary>
+[TestClass]
+public sealed class OptimizerParityTests
+{
+    private static Optimizer Make(string name, IReadOnlyList<Tensor> ps) => name switch
+    {
+        "sgd_plain" => new SGD(ps, 0.1),
+        "sgd_momentum_wd" => new SGD(ps, 0.05, momentum: 0.9, dampening: 0.1, weightDecay: 1e-2),
+        "sgd_nesterov_wd" => new SGD(ps, 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-4),
+        "adamw_default" => new AdamW(ps, 1e-2),
+        "adamw_custom" => new AdamW(ps, 3e-3, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1),
+        "adamw_amsgrad" => new AdamW(ps, 1e-2, amsGrad: true),
+        _ => throw new ArgumentException(name),
+    };
+
+    [TestMethod]
+    [DataRow("sgd_plain")]
+    [DataRow("sgd_momentum_wd")]
+    [DataRow("sgd_nesterov_wd")]
+    [DataRow("adamw_default")]
+    [DataRow("adamw_custom")]
+    [DataRow("adamw_amsgrad")]
+    public void ThreeStepsMatchPyTorch(string name)
+    {
+        var fx = Fixtures.Load("optim.safetensors");
+        var p0 = fx[$"{name}/p0_init"].Clone().DetachFromDisposeScope().RequiresGrad_();
+        var p1 = fx[$"{name}/p1_init"].Clone().DetachFromDisposeScope().RequiresGrad_();
+        using var opt = Make(name, new[] { p0, p1 });
+        for (int step = 0; step < 3; step++)
+        {
+            p0.Grad = fx[$"{name}/g0_step{step}"].Clone();
+            p1.Grad = fx[$"{name}/g1_step{step}"].Clone();
+            opt.Step();
+        }
+        Fixtures.AssertClose(fx[$"{name}/p0_final"], p0, 1e-6, $"{name} p0");
+        Fixtures.AssertClose(fx[$"{name}/p1_final"], p1, 1e-6, $"{name} p1");
+        // The update really moved the parameters (the fixture is not the initial value).
+        Assert.IsTrue(p0.Sub(fx[$"{name}/p0_init"]).Abs().Max().Item() > 1e-4);
+    }
+
+    [TestMethod]
+    public void ParametersWithoutGradAreSkippedAndZeroGradClears()
+    {
+        var a = Tensor.Ones(new long[] { 3 }, requiresGrad: true);
+        var b = Tensor.Ones(new long[] { 3 }, requiresGrad: true);
+        using var opt = new AdamW(new[] { a, b }, 0.1);
+        a.Sum().Backward();
+        opt.Step();
+        Assert.AreEqual(1, ((AdamW)opt).StepCount(0, 0));
+        Assert.AreEqual(0, ((AdamW)opt).StepCount(0, 1));
+        CollectionAssert.AreEqual(new float[] { 1, 1, 1 }, b.ToArray<float>());
+        Assert.IsTrue(a.ToArray<float>().All(v => v < 1));
+        opt.ZeroGrad();
+        Assert.IsNull(a.Grad);
+    }
+
+    [TestMethod]
+    public void ClipGradNormMatchesDefinition()
+    {
+        var a = Tensor.FromArray(new float[] { 3, 4 }).RequiresGrad_();
+        a.Mul(a).Sum().Backward(); // grad = 2a = (6, 8), norm 10
+        double norm = Tensor.ClipGradNorm(new[] { a }, 5.0);
+        Assert.AreEqual(10.0, norm, 1e-5);
+        var g = a.Grad!.ToArray<float>();
+        Assert.AreEqual(3.0, g[0], 1e-4);
+        Assert.AreEqual(4.0, g[1], 1e-4);
+    }
+
+    [TestMethod]
+    public void InvalidHyperparametersAreRejected()
+    {
+        var p = Tensor.Ones(new long[] { 2 }, requiresGrad: true);
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new SGD(new[] { p }, -0.1));
+        Assert.ThrowsExactly<ArgumentException>(() => new SGD(new[] { p }, 0.1, momentum: 0, nesterov: true));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new AdamW(new[] { p }, 0.1, beta1: 1.0));
+    }
+}
