@@ -252,6 +252,11 @@ public static class SafeTensors
             throw Bad($"truncated: the file ends inside the {headerLength}-byte header");
         }
 
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+        {
+            throw Bad("the header is not valid JSON (it is not valid UTF-8)");
+        }
+
         var entries = new List<Entry>();
         var meta = new Dictionary<string, string>(StringComparer.Ordinal);
         JsonDocument doc;
