@@ -41,7 +41,8 @@ public static class PyTorchCheckpoint
         object? root = LoadObject(path);
         if (root is not PickleDict top)
         {
-            throw Bad(path, $"no state dict found: the saved object is {Describe(root)}, not a dict");
+            string hint = root is PickleObject ? " (torch.save(model) pickles the module's class; save model.state_dict() instead)" : "";
+            throw Bad(path, $"no state dict found: the saved object is {Describe(root)}, not a dict{hint}");
         }
         PickleDict? stateDict = null;
         foreach (string key in StateDictKeys)
@@ -69,6 +70,10 @@ public static class PyTorchCheckpoint
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (key, value) in stateDict)
         {
+            if (key is string k && value is PickleObject { Callable: PickleGlobal g } && g.Module.StartsWith("torch", StringComparison.Ordinal))
+            {
+                throw Bad(path, $"state dict entry '{k}' is saved as {g.FullName}(...), a tensor form this reader does not support");
+            }
             if (key is not string name || value is not RawTensor tensor)
             {
                 continue;
@@ -386,7 +391,9 @@ public static class PyTorchCheckpoint
         throw Bad(path, $"a tensor's {what} is {Describe(value)}, not a tuple of ints");
     }
 
-    private static bool HasTensor(PickleDict dict) => dict.Any(kv => kv.Value is RawTensor);
+    /// <summary>True if the dict holds a tensor, or something torch built that may be one (reported later as unsupported).</summary>
+    private static bool HasTensor(PickleDict dict) =>
+        dict.Any(kv => kv.Value is RawTensor || kv.Value is PickleObject { Callable: PickleGlobal g } && g.Module.StartsWith("torch", StringComparison.Ordinal));
 
     /// <summary>Replaces storages left in the object graph (saved on their own) by 1-D tensors.</summary>
     private static object? ReplaceStorages(object? root, string path)
@@ -436,6 +443,7 @@ public static class PyTorchCheckpoint
                     Push(obj.Args);
                     Push(obj.ListItems);
                     Push(obj.DictItems);
+                    Push(obj.KwArgs);
                     break;
             }
         }
@@ -476,7 +484,8 @@ public static class PyTorchCheckpoint
         List<object?> l => $"a list of {l.Count} items",
         object?[] t => $"a tuple of {t.Length} items",
         PickleGlobal g => $"the global {g.FullName}",
-        PickleObject o => $"an opaque {o.TypeName} object (a global that is not on the allow-list)",
+        PickleObject { Callable: PickleGlobal } o => $"an opaque {o.TypeName} object (a global that is not on the allow-list)",
+        PickleObject o => $"an opaque object built from {o.TypeName}",
         _ => value.GetType().Name,
     };
 }

@@ -184,6 +184,31 @@ public sealed class PyTorchCheckpointTests
     }
 
     [TestMethod]
+    public void AStorageSavedOnItsOwnComesOutAsAOneDimensionalTensor()
+    {
+        // {'w': tensor over all of storage 0, 's': storage 0 itself}: both come out right, not aliased.
+        byte[] pickle = new PickleBuilder().EmptyDict().Mark()
+            .Str("w").Tensor("FloatStorage", "0", 3, 0, [3], [1])
+            .Str("s").Mark().Str("storage").Global("torch", "FloatStorage").Str("0").Str("cpu").Int(3).Tuple().Op((byte)'Q')
+            .SetItems().Stop().ToArray();
+        string path = Zip(("data.pkl", pickle), ("data/0", SerializationTestUtil.Floats(7, 8, 9)));
+        var root = (PickleDict)PyTorchCheckpoint.LoadObject(path)!;
+        var w = (RawTensor)root["w"]!;
+        var s = (RawTensor)root["s"]!;
+        CollectionAssert.AreEqual(new[] { 7f, 8f, 9f }, w.ToFloatArray());
+        CollectionAssert.AreEqual(new[] { 7f, 8f, 9f }, s.ToFloatArray());
+        CollectionAssert.AreEqual(new long[] { 3 }, s.Shape);
+        Assert.AreNotSame(w.Data, s.Data);
+    }
+
+    [TestMethod]
+    public void UnsupportedTensorFormInAStateDictIsAnErrorNotASilentSkip()
+    {
+        byte[] pickle = StateDictPickle(p => p.Global("torch._utils", "_rebuild_qtensor").Mark().Int(1).Tuple().Reduce());
+        LoadFails(Zip(("data.pkl", pickle)), "state dict entry 'w'", "torch._utils._rebuild_qtensor", "does not support");
+    }
+
+    [TestMethod]
     public void EmptyRandomAndLegacyFilesAreRejected()
     {
         string empty = Path.Combine(_dir, "empty.pth");
