@@ -86,19 +86,16 @@ public sealed partial class Tensor
     public static Tensor OnesLike(Tensor like) => Ones(like.Shape, like.DType, like.Device);
 
     /// <summary>Samples of U[0, 1) from libtorch's generator (<c>torch.rand</c>).</summary>
-    public static unsafe Tensor Rand(long[] shape, DType dtype = DType.Float32, Device? device = null)
-    {
-        CheckShape(shape);
-        var dev = device ?? Device.Cpu;
-        fixed (long* s = shape) return new Tensor(mlt_rand(s, shape.Length, 0, (int)dtype, (int)dev.Type, dev.Index));
-    }
+    public static Tensor Rand(long[] shape, DType dtype = DType.Float32, Device? device = null) => Random(shape, normal: false, dtype, device);
 
     /// <summary>Samples of N(0, 1) from libtorch's generator (<c>torch.randn</c>).</summary>
-    public static unsafe Tensor Randn(long[] shape, DType dtype = DType.Float32, Device? device = null)
+    public static Tensor Randn(long[] shape, DType dtype = DType.Float32, Device? device = null) => Random(shape, normal: true, dtype, device);
+
+    private static unsafe Tensor Random(long[] shape, bool normal, DType dtype, Device? device)
     {
         CheckShape(shape);
         var dev = device ?? Device.Cpu;
-        fixed (long* s = shape) return new Tensor(mlt_rand(s, shape.Length, 1, (int)dtype, (int)dev.Type, dev.Index));
+        fixed (long* s = shape) return new Tensor(mlt_rand(s, shape.Length, normal ? 1 : 0, (int)dtype, (int)dev.Type, dev.Index));
     }
 
     /// <summary>start, start+step, … below end.</summary>

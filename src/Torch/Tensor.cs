@@ -63,17 +63,7 @@ public sealed partial class Tensor : IDisposable
     public int Dim => mlt_dim(Handle);
 
     /// <summary>The size of every dimension.</summary>
-    public unsafe long[] Shape
-    {
-        get
-        {
-            var h = Handle;
-            int n = mlt_dim(h);
-            var s = new long[n];
-            fixed (long* p = s) mlt_shape(h, p, n);
-            return s;
-        }
-    }
+    public unsafe long[] Shape => Dims(&mlt_shape);
 
     /// <summary>The size of dimension <paramref name="dim"/> (negative counts from the end).</summary>
     public long Size(int dim)
@@ -86,16 +76,14 @@ public sealed partial class Tensor : IDisposable
     }
 
     /// <summary>The stride of every dimension, in elements.</summary>
-    public unsafe long[] Strides
+    public unsafe long[] Strides => Dims(&mlt_strides);
+
+    private unsafe long[] Dims(delegate*<TensorHandle, long*, int, int> query)
     {
-        get
-        {
-            var h = Handle;
-            int n = mlt_dim(h);
-            var s = new long[n];
-            fixed (long* p = s) mlt_strides(h, p, n);
-            return s;
-        }
+        var h = Handle;
+        var s = new long[mlt_dim(h)];
+        fixed (long* p = s) query(h, p, s.Length);
+        return s;
     }
 
     /// <summary>Total number of elements.</summary>
