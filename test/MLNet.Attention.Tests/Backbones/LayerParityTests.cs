@@ -23,6 +23,9 @@ public sealed class LayerParityTests
         ["seweight"] = () => new SEWeightModule(32, 8),
         ["psa"] = () => new PSAModule(64, 64),
         ["psa_stride2"] = () => new PSAModule(16, 64, stride: 2),
+        ["cbam"] = () => new Cbam(32, 16),
+        ["ca"] = () => new CoordAttention(32, 32),
+        ["eca"] = () => new EfficientChannelAttention(32, kernelSize: 5),
     };
 
     private static Dictionary<string, Tensor> Fx => Fixtures.Load(File);
