@@ -26,6 +26,12 @@ public sealed class LayerParityTests
         ["cbam"] = () => new Cbam(32, 16),
         ["ca"] = () => new CoordAttention(32, 32),
         ["eca"] = () => new EfficientChannelAttention(32, kernelSize: 5),
+        ["bam"] = () => new Bam(32),
+        ["gc"] = () => new GlobalContext(32, 4),
+        ["sk"] = () => new SelectiveKernel(64, paths: 2, groups: 32, reduction: 16),
+        ["sk_stride2"] = () => new SelectiveKernel(32, paths: 2, groups: 8, reduction: 4, stride: 2, minDim: 4),
+        ["nonlocal"] = () => new NonLocal(32),
+        ["nonlocal_nosub"] = () => new NonLocal(32, interChannels: 8, subSample: false),
     };
 
     private static Dictionary<string, Tensor> Fx => Fixtures.Load(File);
