@@ -171,3 +171,25 @@ public sealed class ModuleTests
         Assert.AreEqual(DType.Float64, y.DType);
     }
 }
+
+[TestClass]
+public sealed class FlopCounterTests
+{
+    [TestMethod]
+    public void CountsConvAndLinearMultiplyAdds()
+    {
+        using var conv = new Conv2d(4, 8, 3, stride: 2, padding: 1, groups: 2);
+        using var fc = new Linear(8, 5);
+        using var scope = Tensor.NewDisposeScope();
+        var x = Tensor.Randn(new long[] { 2, 4, 10, 10 });
+        long macs;
+        using (var flops = FlopCounter.Start())
+        {
+            var y = conv.Forward(x);                                   // 2x8x5x5 outputs, 2*9 MACs each
+            fc.Forward(Functional.AdaptiveAvgPool2d(y, 1).Flatten(1)); // 2x5 outputs, 8 MACs each
+            macs = flops.MultiplyAdds;
+        }
+        Assert.AreEqual(2L * 8 * 5 * 5 * 2 * 9 + 2 * 5 * 8, macs);
+        Assert.IsFalse(FlopCounter.IsActive);
+    }
+}

@@ -33,7 +33,12 @@ public sealed class Conv2d : Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Conv2d(input, Weight, Bias, _stride, _padding, _dilation, _groups);
+    public override Tensor Forward(Tensor input)
+    {
+        var y = Functional.Conv2d(input, Weight, Bias, _stride, _padding, _dilation, _groups);
+        if (FlopCounter.IsActive) FlopCounter.Add(y.NumElements * (_in / _groups) * _kh * _kw);
+        return y;
+    }
 
     /// <inheritdoc/>
     protected override string ExtraRepr() =>
@@ -64,7 +69,12 @@ public sealed class Conv1d : Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Conv1d(input, Weight, Bias, _stride, _padding, _dilation, _groups);
+    public override Tensor Forward(Tensor input)
+    {
+        var y = Functional.Conv1d(input, Weight, Bias, _stride, _padding, _dilation, _groups);
+        if (FlopCounter.IsActive) FlopCounter.Add(y.NumElements * Weight.Size(1) * Weight.Size(2));
+        return y;
+    }
 }
 
 /// <summary>y = x·Wᵀ + b (<c>nn.Linear</c>).</summary>
@@ -87,7 +97,12 @@ public sealed class Linear : Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Linear(input, Weight, Bias);
+    public override Tensor Forward(Tensor input)
+    {
+        var y = Functional.Linear(input, Weight, Bias);
+        if (FlopCounter.IsActive) FlopCounter.Add(y.NumElements * _in);
+        return y;
+    }
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"in_features={_in}, out_features={_out}, bias={(Bias is not null ? "True" : "False")}";
