@@ -1,0 +1,92 @@
+using MLNet.Attention.Torch;
+using MLNet.Attention.Torch.Nn;
+
+namespace MLNet.Attention.Backbones.Models;
+
+/// <summary>What every backbone builder takes.</summary>
+/// <param name="NumClasses">Classifier outputs.</param>
+/// <param name="InChannels">1 (grayscale) or 3 (RGB).</param>
+/// <param name="SmallImage">The small-image form for 28–96 px inputs: a 3×3 stride-1 stem and no stem max-pool.</param>
+/// <param name="WidthMultiplier">Scales every stage's channel count (rounded as the family's reference code does).</param>
+/// <param name="Attention">An attention layer name for <see cref="Layers.AttentionFactory"/> where the family takes one (e.g. ResNet); null: the family's own.</param>
+public sealed record BackboneOptions(int NumClasses = 1000, int InChannels = 3, bool SmallImage = false, double WidthMultiplier = 1.0, string? Attention = null)
+{
+    /// <summary>Throws when an option is out of range, naming it.</summary>
+    public void Validate()
+    {
+        if (NumClasses < 1) throw new ArgumentOutOfRangeException(nameof(NumClasses), NumClasses, "must be >= 1");
+        if (InChannels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(InChannels), InChannels, "must be 1 or 3");
+        if (!(WidthMultiplier > 0) || WidthMultiplier > 8) throw new ArgumentOutOfRangeException(nameof(WidthMultiplier), WidthMultiplier, "must be in (0, 8]");
+    }
+}
+
+/// <summary>A registered backbone: its name, family, the paper it comes from, and how to build it.</summary>
+/// <param name="Name">Registry name (timm style, e.g. "seresnet50").</param>
+/// <param name="Family">Family (e.g. "resnet", "epsanet").</param>
+/// <param name="Description">One line: what it is and where it comes from.</param>
+/// <param name="Create">Builds the model.</param>
+public sealed record ModelInfo(string Name, string Family, string Description, Func<BackboneOptions, Module<Tensor, Tensor>> Create);
+
+/// <summary>A family of backbones; every non-abstract implementation in this assembly is registered.</summary>
+public interface IModelFamily
+{
+    /// <summary>The models of the family.</summary>
+    IEnumerable<ModelInfo> Models { get; }
+}
+
+/// <summary>Every backbone by name, with parameter count and multiply-adds at a given input size.</summary>
+public static class ModelRegistry
+{
+    private static readonly Lazy<IReadOnlyDictionary<string, ModelInfo>> Table = new(Discover);
+
+    private static IReadOnlyDictionary<string, ModelInfo> Discover()
+    {
+        var d = new SortedDictionary<string, ModelInfo>(StringComparer.Ordinal);
+        foreach (var t in typeof(ModelRegistry).Assembly.GetTypes().Where(t => typeof(IModelFamily).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false }).OrderBy(t => t.FullName, StringComparer.Ordinal))
+        {
+            var family = (IModelFamily)Activator.CreateInstance(t)!;
+            foreach (var m in family.Models)
+                if (!d.TryAdd(m.Name, m)) throw new InvalidOperationException($"model '{m.Name}' is registered twice");
+        }
+        return d;
+    }
+
+    /// <summary>All registered models, by name.</summary>
+    public static IReadOnlyList<ModelInfo> All => Table.Value.Values.ToList();
+
+    /// <summary>The model registered as <paramref name="name"/>, or an error listing the names.</summary>
+    public static ModelInfo Get(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (Table.Value.TryGetValue(name.ToLowerInvariant(), out var m)) return m;
+        throw new ArgumentException($"unknown model '{name}'; known models: {string.Join(", ", Table.Value.Keys)}", nameof(name));
+    }
+
+    /// <summary>Builds model <paramref name="name"/>.</summary>
+    public static Module<Tensor, Tensor> Create(string name, BackboneOptions? options = null)
+    {
+        options ??= new BackboneOptions();
+        options.Validate();
+        return Get(name).Create(options);
+    }
+
+    /// <summary>Parameter count and multiply-adds of one forward pass of a 1×C×size×size image (eval mode, no grad).</summary>
+    public static (long Parameters, long MultiplyAdds) Measure(string name, BackboneOptions? options = null, int imageSize = 224)
+    {
+        options ??= new BackboneOptions();
+        using var model = Create(name, options);
+        return Measure(model, options.InChannels, imageSize);
+    }
+
+    /// <summary>Parameter count and multiply-adds of <paramref name="model"/> on a 1×C×size×size input.</summary>
+    public static (long Parameters, long MultiplyAdds) Measure(Module<Tensor, Tensor> model, int inChannels, int imageSize)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        model.Eval();
+        using var noGrad = TorchRuntime.NoGrad();
+        using var scope = Tensor.NewDisposeScope();
+        using var flops = FlopCounter.Start();
+        model.Forward(Tensor.Zeros(new long[] { 1, inChannels, imageSize, imageSize }));
+        return (model.ParameterCount(), flops.MultiplyAdds);
+    }
+}
