@@ -1,0 +1,247 @@
+using System.Globalization;
+using System.Text.Json;
+using MLNet.Attention.Backbones.Models;
+using MLNet.Attention.Torch;
+using MLNet.Attention.Torch.Nn;
+using MLNet.Attention.Torch.Serialization;
+
+namespace MLNet.Attention.Tests.Backbones;
+
+/// <summary>
+/// The backbone families of src/Backbones/Models (MobileNetV2, C2f, MobileViTv2, Residual Attention, BoTNet) against
+/// their PyTorch references (test/reference/make_family_fixtures.py: torchvision's MobileNetV2, re-implementations of
+/// the other published codes):
+/// <list type="bullet">
+/// <item>every registered model at full size has the reference's state-dict keys, shapes and order, its parameter
+/// count, and its multiply-adds at 224 px (convolutions, linear layers and attention products, as counted there);</item>
+/// <item>the published parameter counts (and multiply-adds where comparable) within 0.5 % (3 %);</item>
+/// <item>reduced models (small width, 10 classes) loaded with the reference's weights give the same training-mode
+/// output and input gradient, and the same eval-mode output.</item>
+/// </list>
+/// </summary>
+[TestClass]
+public sealed class FamilyParityTests
+{
+    private const string File = "families.safetensors";
+    private const double Rtol = 1e-4;
+
+    private static Dictionary<string, Tensor> Fx => Fixtures.Load(File);
+
+    private static readonly Lazy<IReadOnlyDictionary<string, string>> MetadataCache = new(() =>
+    {
+        SafeTensors.Read(Fixtures.PathOf(File), out var meta);
+        return meta;
+    });
+
+    private static IReadOnlyDictionary<string, string> Meta => MetadataCache.Value;
+
+    /// <summary>
+    /// Published parameter counts and multiply-adds (224 px unless noted) with the tolerance each comparison allows;
+    /// null where nothing comparable is published. The measured values are in the comments.
+    /// </summary>
+    private static readonly Dictionary<string, (double Params, double ParamsTol, double? Macs, double MacsTol)> Published = new()
+    {
+        // torchvision: 3,504,872 params, 0.30 GMACs (paper 3.4M / 300M). Measured 3,504,872 / 300.8M.
+        ["mobilenetv2"] = (3.504872e6, 0.005, 0.30e9, 0.03),
+        // Hou et al. 2021, Table: 3.95M / 0.31G. Measured 3,950,648 / 306.7M (CA's pooling and 1×1 convs; -1.1 %).
+        ["mobilenetv2_ca"] = (3.95e6, 0.005, 0.31e9, 0.03),
+    };
+
+    // ------------------------------------------------------------------------------------------------------------
+    // full-size models
+
+    public static IEnumerable<object[]> FullModels() =>
+        Meta.Keys.Where(k => k.StartsWith("FULL/", StringComparison.Ordinal) && k.EndsWith("/keys", StringComparison.Ordinal))
+            .Select(k => k.Split('/')[1]).OrderBy(k => k, StringComparer.Ordinal).Select(k => new object[] { k });
+
+    private static string KeyShapes(Module model) =>
+        string.Join(",", model.StateDict().Select(p => $"{p.Key}:{string.Join("x", p.Value.Shape)}"));
+
+    [TestMethod]
+    [DynamicData(nameof(FullModels))]
+    public void FullSizeModelHasTheReferenceKeysShapesParametersAndMacs(string name)
+    {
+        using var model = ModelRegistry.Create(name);
+        var expected = Meta[$"FULL/{name}/keys"].Split(',');
+        var actual = KeyShapes(model).Split(',');
+        for (int i = 0; i < Math.Min(expected.Length, actual.Length); i++)
+            Assert.AreEqual(expected[i], actual[i], $"{name}: state-dict entry {i}");
+        Assert.AreEqual(expected.Length, actual.Length, $"{name}: state-dict entries");
+
+        var (parameters, macs) = ModelRegistry.Measure(model, 3, 224);
+        Assert.AreEqual(long.Parse(Meta[$"FULL/{name}/params"], CultureInfo.InvariantCulture), parameters, $"{name}: parameters");
+        Assert.AreEqual(long.Parse(Meta[$"FULL/{name}/macs"], CultureInfo.InvariantCulture), macs, $"{name}: multiply-adds at 224 px");
+
+        if (Published.TryGetValue(name, out var pub))
+        {
+            Assert.AreEqual(pub.Params, parameters, pub.Params * pub.ParamsTol, $"{name}: published parameter count");
+            if (pub.Macs is double m) Assert.AreEqual(m, macs, m * pub.MacsTol, $"{name}: published multiply-adds");
+        }
+    }
+
+    [TestMethod]
+    public void EveryFamilyModelIsRegisteredAndCompared()
+    {
+        var full = FullModels().Select(o => (string)o[0]).ToList();
+        CollectionAssert.AreEquivalent(new[] { "mobilenetv2", "mobilenetv2_ca" }, full);
+        foreach (var name in full)
+            Assert.AreEqual(name, ModelRegistry.Get(name).Name);
+        foreach (var name in Published.Keys) CollectionAssert.Contains(full, name, "a published figure without its model");
+    }
+
+    [TestMethod]
+    public void MobileNetV2PutsTheNamedAttentionLayerWhereMbv2CaPutsCoordinateAttention()
+    {
+        var small = new BackboneOptions(NumClasses: 10, SmallImage: true, WidthMultiplier: 0.5);
+        using var se = ModelRegistry.Create("mobilenetv2", small with { Attention = "se" });
+        var keys = se.StateDict().Select(p => p.Key).ToList();
+        CollectionAssert.Contains(keys, "features.2.conv.6.fc.0.weight", "SE after the depthwise conv + BN + ReLU6 of an expanding block");
+        Assert.IsFalse(keys.Any(k => k.StartsWith("features.1.conv.6", StringComparison.Ordinal)), "no attention in the t = 1 block");
+        CollectionAssert.Contains(keys, "conv.0.weight", "mbv2_ca's layout: the last 1×1 conv is `conv`");
+
+        using var ca = ModelRegistry.Create("mobilenetv2_ca", small);
+        using var factoryCa = ModelRegistry.Create("mobilenetv2", small with { Attention = "ca" });
+        CollectionAssert.Contains(ca.StateDict().Select(p => p.Key).ToList(), "features.2.conv.6.conv3.weight", "mbv2_ca's own CoordAtt names");
+        CollectionAssert.Contains(factoryCa.StateDict().Select(p => p.Key).ToList(), "features.2.conv.6.conv_w.weight", "coordatt.py's names");
+        Assert.AreEqual(ca.ParameterCount(), factoryCa.ParameterCount(), "the same layer under other names");
+
+        using var plain = ModelRegistry.Create("mobilenetv2", small with { Attention = "none" });
+        CollectionAssert.Contains(plain.StateDict().Select(p => p.Key).ToList(), "features.1.conv.0.0.weight", "torchvision's layout");
+
+        using var scope = Tensor.NewDisposeScope();
+        var y = se.Forward(Tensor.Randn(new long[] { 2, 3, 32, 32 }));
+        CollectionAssert.AreEqual(new long[] { 2, 10 }, y.Shape);
+        Assert.ThrowsExactly<ArgumentException>(() => ModelRegistry.Create("mobilenetv2", small with { Attention = "triplet" }));
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // reduced models with the reference's weights
+
+    public static IEnumerable<object[]> FixtureModels() =>
+        Meta.Keys.Where(k => !k.StartsWith("FULL/", StringComparison.Ordinal) && k.EndsWith("/config", StringComparison.Ordinal))
+            .Select(k => k[..^"/config".Length]).OrderBy(k => k, StringComparer.Ordinal).Select(k => new object[] { k });
+
+    private sealed record Config(string Model, int Classes, int InChans, bool Small, double Width, JsonElement Root)
+    {
+        public BackboneOptions Options => new(Classes, InChans, Small, Width);
+
+        public string? String(string name) => Root.TryGetProperty(name, out var v) ? v.GetString() : null;
+
+        public int? Int(string name) => Root.TryGetProperty(name, out var v) ? v.GetInt32() : null;
+
+        public int[]? Ints(string name) => Root.TryGetProperty(name, out var v) ? v.EnumerateArray().Select(e => e.GetInt32()).ToArray() : null;
+
+        public int[][]? Rows(string name) =>
+            Root.TryGetProperty(name, out var v) ? v.EnumerateArray().Select(r => r.EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToArray() : null;
+    }
+
+    private static Config ConfigOf(string name)
+    {
+        var root = JsonDocument.Parse(Meta[$"{name}/config"]).RootElement;
+        return new Config(root.GetProperty("model").GetString()!, root.GetProperty("classes").GetInt32(), root.GetProperty("in_chans").GetInt32(),
+            root.GetProperty("small").GetBoolean(), root.GetProperty("width").GetDouble(), root);
+    }
+
+    /// <summary>The C# model the reduced reference corresponds to (dropout 0: training-mode outputs must be deterministic).</summary>
+    private static Module<Tensor, Tensor> Build(Config c)
+    {
+        IReadOnlyList<InvertedResidualSetting>? Settings() =>
+            c.Rows("settings")?.Select(r => new InvertedResidualSetting(r[0], r[1], r[2], r[3])).ToArray();
+
+        return c.Model switch
+        {
+            "mobilenetv2" => new MobileNetV2(c.Options, false, Settings(), c.Int("last_channel"), dropout: 0),
+            "mobilenetv2_ca" => new MobileNetV2(c.Options, true, Settings(), c.Int("last_channel"), dropout: 0),
+            _ => throw new AssertFailedException($"no builder for '{c.Model}'"),
+        };
+    }
+
+    /// <summary>The fixture's state dict: one flat float16 tensor cut by the keys entry ("key:d0xd1,...").</summary>
+    private static List<KeyValuePair<string, Tensor>> StateDictOf(string name)
+    {
+        var flat = Fx[$"{name}/sd"].To(DType.Float32);
+        var result = new List<KeyValuePair<string, Tensor>>();
+        long offset = 0;
+        foreach (var entry in Meta[$"{name}/keys"].Split(','))
+        {
+            int colon = entry.LastIndexOf(':');
+            var shape = entry[(colon + 1)..].Length == 0 ? Array.Empty<long>() : entry[(colon + 1)..].Split('x').Select(long.Parse).ToArray();
+            long n = shape.Aggregate(1L, (a, b) => a * b);
+            result.Add(new(entry[..colon], flat.Narrow(0, offset, n).Reshape(shape)));
+            offset += n;
+        }
+        Assert.AreEqual(flat.NumElements, offset, $"{name}: the flat state dict holds exactly the listed tensors");
+        return result;
+    }
+
+    [TestMethod]
+    public void TheFixtureCoversEveryFamilyInBothForms()
+    {
+        var configs = FixtureModels().Select(o => ConfigOf((string)o[0])).ToList();
+        Assert.AreEqual(2, configs.Count, "reduced models in the fixture");
+        foreach (var c in configs) Assert.IsNotNull(ModelRegistry.Get(c.Model), c.Model);
+        foreach (var family in configs.GroupBy(c => ModelRegistry.Get(c.Model).Family))
+        {
+            Assert.IsTrue(family.Any(c => c.Small), $"{family.Key}: no small-image model in the fixture");
+            Assert.IsTrue(family.Any(c => !c.Small), $"{family.Key}: no ImageNet-form model in the fixture");
+            Assert.IsTrue(family.Any(c => c.InChans == 1), $"{family.Key}: no grayscale model in the fixture");
+        }
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(FixtureModels))]
+    public void ReducedModelKeysShapesAndOrderEqualPyTorch(string name)
+    {
+        var c = ConfigOf(name);
+        var sdName = c.String("sd") ?? name;
+        using var model = Build(c);
+        Assert.AreEqual(Meta[$"{sdName}/keys"], KeyShapes(model), $"{name}: state-dict keys, shapes and order");
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(FixtureModels))]
+    public void TrainingForwardBackwardAndEvalMatchPyTorch(string name)
+    {
+        var fx = Fx;
+        var c = ConfigOf(name);
+        using var model = Build(c);
+        using (var load = Tensor.NewDisposeScope())
+        {
+            var report = model.LoadStateDict(StateDictOf(c.String("sd") ?? name));
+            Assert.IsTrue(report.IsClean, report.ToString());
+        }
+        var x32 = fx[$"{name}/x"].To(DType.Float32).DetachFromDisposeScope();
+        try
+        {
+            using (var scope = Tensor.NewDisposeScope())
+            {
+                model.Train();
+                var x = x32.Clone().RequiresGrad_();
+                var y = model.Forward(x);
+                Assert.AreEqual(2, scope.Count, $"{name}: Forward may leave only its output in the caller's scope");
+                Fixtures.AssertClose(fx[$"{name}/out_train"], y, Rtol, $"{name}: training output");
+                (y * fx[$"{name}/gout"].To(DType.Float32)).Sum().Backward();
+                var grad = x.Grad;
+                Assert.IsNotNull(grad, $"{name}: the input got no gradient");
+                Fixtures.AssertClose(fx[$"{name}/grad_x"], grad, Rtol, $"{name}: input gradient");
+                foreach (var (key, p) in model.NamedParameters())
+                    Assert.IsNotNull(p.Grad, $"{name}: {key} got no gradient");
+            }
+
+            using (var load = Tensor.NewDisposeScope())
+                Assert.IsTrue(model.LoadStateDict(StateDictOf(c.String("sd") ?? name)).IsClean);
+            model.Eval();
+            using (var scope = Tensor.NewDisposeScope())
+            using (TorchRuntime.NoGrad())
+            {
+                var y = model.Forward(x32);
+                Assert.AreEqual(1, scope.Count, $"{name}: Forward may leave only its output in the caller's scope");
+                Fixtures.AssertClose(fx[$"{name}/out_eval"], y, Rtol, $"{name}: eval output");
+            }
+        }
+        finally
+        {
+            x32.Dispose();
+        }
+    }
+}
