@@ -484,6 +484,7 @@ class MobileViTv2(nn.Module):
         chs = (64, 128, 256, 384, 512)
         if multiplier != 1.0:
             chs = tuple(int(c * multiplier) for c in chs)
+        chs = tuple(make_divisible(c) for c in chs)  # create_byob_stages: make_divisible(c * width_factor)
         stem = int(32 * multiplier)
         self.stem = ConvNormAct(in_chans, stem, 3, 1 if small else 2)
         s1 = 1 if small else 2

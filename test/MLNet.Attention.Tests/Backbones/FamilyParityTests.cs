@@ -49,6 +49,11 @@ public sealed class FamilyParityTests
         // 6,361,736, as ultralytics' own model summary. Its FLOPs are at 640 px: see C2fMatchesUltralyticsFlopsAt640.
         ["c2f_cls_n"] = (2.7e6, 0.02, null, 0),
         ["c2f_cls_s"] = (6.4e6, 0.01, null, 0),
+        // timm's model table: 1.37M / 2.87M / 4.90M params; measured 1,370,593 / 2,866,009 / 4,901,841. timm's GMACs are
+        // at 256 px: see MobileViTv2MatchesTimmMacsAt256.
+        ["mobilevitv2_050"] = (1.37e6, 0.005, null, 0),
+        ["mobilevitv2_075"] = (2.87e6, 0.005, null, 0),
+        ["mobilevitv2_100"] = (4.90e6, 0.005, null, 0),
     };
 
     // ------------------------------------------------------------------------------------------------------------
@@ -87,7 +92,8 @@ public sealed class FamilyParityTests
     public void EveryFamilyModelIsRegisteredAndCompared()
     {
         var full = FullModels().Select(o => (string)o[0]).ToList();
-        CollectionAssert.AreEquivalent(new[] { "mobilenetv2", "mobilenetv2_ca", "c2f_cls_n", "c2f_ca_cls_n", "c2f_cls_s", "c2f_ca_cls_s" }, full);
+        CollectionAssert.AreEquivalent(new[] { "mobilenetv2", "mobilenetv2_ca", "c2f_cls_n", "c2f_ca_cls_n", "c2f_cls_s", "c2f_ca_cls_s",
+            "mobilevitv2_050", "mobilevitv2_075", "mobilevitv2_100" }, full);
         foreach (var name in full)
             Assert.AreEqual(name, ModelRegistry.Get(name).Name);
         foreach (var name in Published.Keys) CollectionAssert.Contains(full, name, "a published figure without its model");
@@ -105,6 +111,20 @@ public sealed class FamilyParityTests
             const double linear = 1280.0 * 1000;
             double flops = 2 * ((macs - linear) * (640.0 / 224) * (640.0 / 224) + linear * 400);
             Assert.AreEqual(published, flops, published * 0.01, name);
+        }
+    }
+
+    [TestMethod]
+    public void MobileViTv2MatchesTimmMacsAt256()
+    {
+        // timm's table (256 px, its native size): 0.48 / 1.05 / 1.84 GMACs. We count convolutions, linear layers and
+        // the attention's context products: 0.465 / 1.028 / 1.813 G, 3.2 / 2.1 / 1.5 % below. timm's counter also
+        // counts the normalisation layers' elementwise work (it grows with width, not width², as the gap does).
+        foreach (var (name, published, tol) in new[] { ("mobilevitv2_050", 0.48e9, 0.035), ("mobilevitv2_075", 1.05e9, 0.03), ("mobilevitv2_100", 1.84e9, 0.03) })
+        {
+            var (_, macs) = ModelRegistry.Measure(name, imageSize: 256);
+            Assert.AreEqual(long.Parse(Meta[$"FULL/{name}/macs256"], CultureInfo.InvariantCulture), macs, $"{name}: multiply-adds at 256 px");
+            Assert.AreEqual(published, macs, published * tol, $"{name}: timm's GMACs");
         }
     }
 
@@ -198,6 +218,9 @@ public sealed class FamilyParityTests
             "c2f_cls_s" => new C2fClassifier(c.Options, C2fScale.S, false, c.Int("head")!.Value),
             "c2f_ca_cls_n" => new C2fClassifier(c.Options, C2fScale.N, true, c.Int("head")!.Value),
             "c2f_ca_cls_s" => new C2fClassifier(c.Options, C2fScale.S, true, c.Int("head")!.Value),
+            "mobilevitv2_050" => new MobileViTv2(c.Options, 0.5, c.Ints("depths")),
+            "mobilevitv2_075" => new MobileViTv2(c.Options, 0.75, c.Ints("depths")),
+            "mobilevitv2_100" => new MobileViTv2(c.Options, 1.0, c.Ints("depths")),
             _ => throw new AssertFailedException($"no builder for '{c.Model}'"),
         };
     }
@@ -224,7 +247,7 @@ public sealed class FamilyParityTests
     public void TheFixtureCoversEveryFamilyInBothForms()
     {
         var configs = FixtureModels().Select(o => ConfigOf((string)o[0])).ToList();
-        Assert.AreEqual(4, configs.Count, "reduced models in the fixture");
+        Assert.AreEqual(6, configs.Count, "reduced models in the fixture");
         foreach (var c in configs) Assert.IsNotNull(ModelRegistry.Get(c.Model), c.Model);
         foreach (var family in configs.GroupBy(c => ModelRegistry.Get(c.Model).Family))
         {
