@@ -672,7 +672,7 @@ class ResidualAttentionModel(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# BoTNet-50 (Srinivas et al. 2021): torchvision's ResNet-50 (key names conv1, bn1, layer1..4, fc) whose layer4
+# BoTNet-50 (Srinivas et al. 2021): torchvision's ResNet-50 (key names conv1, bn1, layer1..4, fc; the C# ResNet.cs) whose layer4
 # 3x3 convolutions are timm's BottleneckAttn (timm/layers/bottleneck_attn.py: qkv 1x1 without bias, 4 heads,
 # PosEmbedRel relative logits over H and W, 2x2 average pool after attention in the strided block). The C# model
 # additionally accepts inputs smaller than it was built for by using the central part of the relative tables;
@@ -779,7 +779,8 @@ def botnet_feat_sizes(image_size, small):
 class BoTNet50(nn.Module):
     def __init__(self, num_classes=1000, in_chans=3, small=False, width=1.0, image_size=224):
         super().__init__()
-        planes = [max(1, round(p * width)) for p in (64, 128, 256, 512)]
+        # the C# ResNet's width rule: 64·2^s·width rounded by timm's make_divisible to a multiple of 16
+        planes = [make_divisible(64 * 2 ** i * width, 16) for i in range(4)]
         self.inplanes = planes[0]
         if small:
             self.conv1 = nn.Conv2d(in_chans, self.inplanes, 3, 1, 1, bias=False)

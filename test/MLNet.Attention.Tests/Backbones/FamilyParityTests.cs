@@ -61,6 +61,10 @@ public sealed class FamilyParityTests
         // so the paper's own Attention-92 must differ in some unit we cannot see from the paper; the comparison is
         // kept at the measured gap.
         ["attention92"] = (51.3e6, 0.025, 10.4e9, 0.03),
+        // Srinivas et al. 2021: BoT50 20.8M parameters (ResNet-50 25.5M); measured 20,852,008 (+0.25 %; the relative
+        // tables are sized for 224 px). The paper gives multiply-adds only at 1024 px; at 224 px we measure 4.025G,
+        // ResNet-50's 4.11G less layer4's 3×3 convs (0.35G) plus qkv projections and attention products (0.27G).
+        ["botnet50"] = (20.8e6, 0.005, null, 0),
     };
 
     // ------------------------------------------------------------------------------------------------------------
@@ -100,7 +104,7 @@ public sealed class FamilyParityTests
     {
         var full = FullModels().Select(o => (string)o[0]).ToList();
         CollectionAssert.AreEquivalent(new[] { "mobilenetv2", "mobilenetv2_ca", "c2f_cls_n", "c2f_ca_cls_n", "c2f_cls_s", "c2f_ca_cls_s",
-            "mobilevitv2_050", "mobilevitv2_075", "mobilevitv2_100", "attention56", "attention92" }, full);
+            "mobilevitv2_050", "mobilevitv2_075", "mobilevitv2_100", "attention56", "attention92", "botnet50" }, full);
         foreach (var name in full)
             Assert.AreEqual(name, ModelRegistry.Get(name).Name);
         foreach (var name in Published.Keys) CollectionAssert.Contains(full, name, "a published figure without its model");
@@ -230,6 +234,7 @@ public sealed class FamilyParityTests
             "mobilevitv2_100" => new MobileViTv2(c.Options, 1.0, c.Ints("depths")),
             "attention56" => new ResidualAttentionNet(c.Options, 56),
             "attention92" => new ResidualAttentionNet(c.Options, 92),
+            "botnet50" => BotNet.BotNet50(c.Options, c.Int("image_size")),
             _ => throw new AssertFailedException($"no builder for '{c.Model}'"),
         };
     }
@@ -256,7 +261,7 @@ public sealed class FamilyParityTests
     public void TheFixtureCoversEveryFamilyInBothForms()
     {
         var configs = FixtureModels().Select(o => ConfigOf((string)o[0])).ToList();
-        Assert.AreEqual(8, configs.Count, "reduced models in the fixture");
+        Assert.AreEqual(11, configs.Count, "reduced models in the fixture");
         foreach (var c in configs) Assert.IsNotNull(ModelRegistry.Get(c.Model), c.Model);
         foreach (var family in configs.GroupBy(c => ModelRegistry.Get(c.Model).Family))
         {
