@@ -1,0 +1,525 @@
+// Image decoding: stb_image (Debian libstb-dev) compiled into this library, plus what stb leaves out:
+// completeness checks (stb pads a truncated file with zeros and reports success), PNG CRCs, the JPEG EXIF
+// orientation, the pixel limit taken from the header, and clear errors for non-images and foreign formats.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "mlnet_image.h"
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_STDIO
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_GIF
+#define STBI_ONLY_TGA
+#define STBI_ONLY_PNM
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmisleading-indentation"
+#endif
+#include <stb/stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+namespace mlt {
+void set_error(const std::string& message);  // runtime.cpp: the thread-local slot behind mlt_last_error()
+}
+
+namespace {
+
+struct ImageError {
+  int code;
+  std::string message;
+};
+
+[[noreturn]] void fail(int code, std::string message) { throw ImageError{code, std::move(message)}; }
+
+const char* format_name(int f) {
+  switch (f) {
+    case MLT_IMAGE_FORMAT_JPEG: return "JPEG";
+    case MLT_IMAGE_FORMAT_PNG: return "PNG";
+    case MLT_IMAGE_FORMAT_BMP: return "BMP";
+    case MLT_IMAGE_FORMAT_GIF: return "GIF";
+    case MLT_IMAGE_FORMAT_TGA: return "TGA";
+    case MLT_IMAGE_FORMAT_PNM: return "PNM";
+    default: return "unknown";
+  }
+}
+
+bool starts(const uint8_t* d, int64_t n, const char* sig, int64_t off = 0) {
+  int64_t k = static_cast<int64_t>(std::strlen(sig));
+  return n >= off + k && std::memcmp(d + off, sig, static_cast<size_t>(k)) == 0;
+}
+
+// Formats recognised by their signature; TGA has none and is left to stb's heuristic test.
+int sniff(const uint8_t* d, int64_t n) {
+  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return MLT_IMAGE_FORMAT_JPEG;
+  if (starts(d, n, "\x89PNG\r\n\x1a\n")) return MLT_IMAGE_FORMAT_PNG;
+  if (starts(d, n, "BM")) return MLT_IMAGE_FORMAT_BMP;
+  if (starts(d, n, "GIF87a") || starts(d, n, "GIF89a")) return MLT_IMAGE_FORMAT_GIF;
+  if (n >= 2 && d[0] == 'P' && d[1] >= '1' && d[1] <= '7') return MLT_IMAGE_FORMAT_PNM;
+  return MLT_IMAGE_FORMAT_UNKNOWN;
+}
+
+// Image formats we recognise but do not decode: named in the error instead of "not an image".
+const char* foreign_format(const uint8_t* d, int64_t n) {
+  if (starts(d, n, "II*\0") || starts(d, n, "MM\0*")) return "TIFF";
+  if (starts(d, n, "RIFF") && starts(d, n, "WEBP", 8)) return "WebP";
+  if (starts(d, n, "ftypheic", 4) || starts(d, n, "ftypheix", 4) || starts(d, n, "ftypmif1", 4) ||
+      starts(d, n, "ftyphevc", 4))
+    return "HEIF/HEIC";
+  if (starts(d, n, "ftypavif", 4)) return "AVIF";
+  if (starts(d, n, "\0\0\0\x0cjP  ")) return "JPEG 2000";
+  if (starts(d, n, "\xff\x4f\xff\x51")) return "JPEG 2000 codestream";
+  if (starts(d, n, "\xff\x0a") || starts(d, n, "\0\0\0\x0cJXL ")) return "JPEG XL";
+  if (starts(d, n, "\0\0\1\0") && n >= 6 && d[4] != 0) return "ICO";
+  if (starts(d, n, "8BPS")) return "Photoshop (PSD)";
+  if (starts(d, n, "#?RADIANCE") || starts(d, n, "#?RGBE")) return "Radiance HDR";
+  if (starts(d, n, "qoif")) return "QOI";
+  if (starts(d, n, "DDS ")) return "DDS";
+  if (starts(d, n, "\x76\x2f\x31\x01")) return "OpenEXR";
+  return nullptr;
+}
+
+inline uint32_t be32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+inline uint32_t be16(const uint8_t* p) { return (uint32_t(p[0]) << 8) | uint32_t(p[1]); }
+inline uint32_t le16(const uint8_t* p) { return uint32_t(p[0]) | (uint32_t(p[1]) << 8); }
+inline uint32_t le32(const uint8_t* p) {
+  return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
+}
+
+// ---- CRC-32 (PNG chunks) ----
+struct Crc32 {
+  uint32_t table[8][256];
+  Crc32() {
+    for (uint32_t i = 0; i < 256; i++) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+      for (int t = 1; t < 8; t++) table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xFF];
+  }
+  uint32_t operator()(const uint8_t* p, size_t n) const {
+    uint32_t c = 0xFFFFFFFFu;
+    while (n >= 8) {  // slicing-by-8
+      uint32_t a = c ^ le32(p), b = le32(p + 4);
+      c = table[7][a & 0xFF] ^ table[6][(a >> 8) & 0xFF] ^ table[5][(a >> 16) & 0xFF] ^ table[4][a >> 24] ^
+          table[3][b & 0xFF] ^ table[2][(b >> 8) & 0xFF] ^ table[1][(b >> 16) & 0xFF] ^ table[0][b >> 24];
+      p += 8;
+      n -= 8;
+    }
+    while (n--) c = table[0][(c ^ *p++) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+  }
+};
+const Crc32& crc32() {
+  static const Crc32 c;
+  return c;
+}
+
+// ---- completeness checks ----
+void check_jpeg(const uint8_t* d, int64_t n) {
+  int64_t p = 2;  // after SOI
+  bool in_scan = false;
+  while (true) {
+    if (in_scan) {
+      // Entropy-coded data: 0xFF is followed by 0x00 (stuffing) or RST0-7; anything else is a marker.
+      const uint8_t* q = d + p;
+      while (true) {
+        const void* ff = std::memchr(q, 0xFF, static_cast<size_t>(d + n - q));
+        if (ff == nullptr) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a scan, before the end-of-image marker");
+        q = static_cast<const uint8_t*>(ff);
+        if (q + 1 >= d + n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a scan, before the end-of-image marker");
+        uint8_t m = q[1];
+        if (m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0xFF) {
+          q += (m == 0xFF) ? 1 : 2;
+          continue;
+        }
+        break;
+      }
+      p = q - d;
+      in_scan = false;
+    }
+    if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends before the end-of-image marker");
+    if (d[p] != 0xFF) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: expected a marker at byte " + std::to_string(p));
+    while (p < n && d[p] == 0xFF) p++;  // fill bytes
+    if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends before the end-of-image marker");
+    uint8_t m = d[p++];
+    if (m == 0xD9) return;                                // EOI
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // standalone markers
+    if (p + 2 > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment");
+    int64_t len = be16(d + p);
+    if (len < 2) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: marker segment of length " + std::to_string(len));
+    if (p + len > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment");
+    p += len;
+    if (m == 0xDA) in_scan = true;
+  }
+}
+
+void check_png(const uint8_t* d, int64_t n) {
+  int64_t p = 8;
+  bool first = true;
+  while (true) {
+    if (p + 8 > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNG: the data ends before the IEND chunk");
+    int64_t len = be32(d + p);
+    const uint8_t* type = d + p + 4;
+    if (len > 0x7FFFFFFF) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt PNG: chunk length " + std::to_string(len));
+    for (int i = 0; i < 4; i++) {
+      uint8_t c = type[i];
+      if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+        fail(MLT_IMAGE_ERR_CORRUPT, "corrupt PNG: invalid chunk type at byte " + std::to_string(p + 4));
+    }
+    std::string t(reinterpret_cast<const char*>(type), 4);
+    if (first && t != "IHDR") fail(MLT_IMAGE_ERR_CORRUPT, "corrupt PNG: the first chunk is " + t + ", not IHDR");
+    first = false;
+    if (p + 12 + len > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNG: the data ends inside the " + t + " chunk");
+    uint32_t stored = be32(d + p + 8 + len);
+    uint32_t actual = crc32()(type, static_cast<size_t>(len + 4));
+    if (stored != actual) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt PNG: CRC mismatch in the " + t + " chunk at byte " + std::to_string(p));
+    p += 12 + len;
+    if (t == "IEND") return;
+  }
+}
+
+void gif_skip_subblocks(const uint8_t* d, int64_t n, int64_t& p) {
+  while (true) {
+    if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated GIF: the data ends inside the first frame");
+    uint8_t sz = d[p++];
+    if (sz == 0) return;
+    p += sz;
+  }
+}
+
+void check_gif(const uint8_t* d, int64_t n) {
+  if (n < 13) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated GIF: the header is incomplete");
+  int64_t p = 13;
+  if (d[10] & 0x80) p += 3LL * (1LL << ((d[10] & 7) + 1));
+  while (true) {
+    if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated GIF: the data ends before the first frame");
+    uint8_t tag = d[p++];
+    if (tag == 0x21) {  // extension: label, then sub-blocks
+      p++;
+      gif_skip_subblocks(d, n, p);
+    } else if (tag == 0x2C) {  // image descriptor
+      if (p + 9 > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated GIF: the data ends inside the first frame's descriptor");
+      uint8_t flags = d[p + 8];
+      p += 9;
+      if (flags & 0x80) p += 3LL * (1LL << ((flags & 7) + 1));
+      p++;  // LZW minimum code size
+      gif_skip_subblocks(d, n, p);
+      return;
+    } else if (tag == 0x3B) {
+      fail(MLT_IMAGE_ERR_CORRUPT, "corrupt GIF: no frame before the trailer");
+    } else {
+      fail(MLT_IMAGE_ERR_CORRUPT, "corrupt GIF: unknown block 0x" + std::to_string(tag));
+    }
+  }
+}
+
+void check_bmp(const uint8_t* d, int64_t n) {
+  if (n < 30) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated BMP: the header is incomplete");
+  int64_t offset = le32(d + 10);
+  uint32_t hsz = le32(d + 14);
+  int64_t w, h;
+  int bpp;
+  uint32_t compression = 0;
+  if (hsz == 12) {
+    w = le16(d + 18);
+    h = le16(d + 20);
+    bpp = static_cast<int>(le16(d + 24));
+  } else {
+    if (n < 34) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated BMP: the header is incomplete");
+    w = static_cast<int32_t>(le32(d + 18));
+    h = static_cast<int32_t>(le32(d + 22));
+    bpp = static_cast<int>(le16(d + 28));
+    compression = le32(d + 30);
+  }
+  if (compression != 0 && compression != 3) return;  // RLE and others: stb reports them
+  if (w <= 0 || bpp <= 0) return;                    // stb reports bad sizes
+  int64_t rows = h < 0 ? -h : h;
+  int64_t row_bytes = ((w * bpp + 31) / 32) * 4;
+  if (offset + row_bytes * rows > n)
+    fail(MLT_IMAGE_ERR_TRUNCATED, "truncated BMP: " + std::to_string(n - offset) + " bytes of pixel data, " +
+                                      std::to_string(row_bytes * rows) + " expected");
+}
+
+bool pnm_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+int64_t pnm_int(const uint8_t* d, int64_t n, int64_t& p) {
+  while (p < n && (pnm_space(d[p]) || d[p] == '#')) {
+    if (d[p] == '#')
+      while (p < n && d[p] != '\n' && d[p] != '\r') p++;
+    else
+      p++;
+  }
+  if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNM: the header is incomplete");
+  if (d[p] < '0' || d[p] > '9') fail(MLT_IMAGE_ERR_CORRUPT, "corrupt PNM: expected a number in the header");
+  int64_t v = 0;
+  while (p < n && d[p] >= '0' && d[p] <= '9') {
+    v = v * 10 + (d[p++] - '0');
+    if (v > (1LL << 40)) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt PNM: number too large in the header");
+  }
+  return v;
+}
+
+void check_pnm(const uint8_t* d, int64_t n) {
+  if (d[1] != '5' && d[1] != '6')
+    fail(MLT_IMAGE_ERR_UNSUPPORTED, std::string("PNM variant P") + char(d[1]) + " is not supported (binary P5 and P6 are)");
+  int64_t p = 2;
+  int64_t w = pnm_int(d, n, p), h = pnm_int(d, n, p), maxv = pnm_int(d, n, p);
+  if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNM: no pixel data");
+  p++;  // one whitespace byte
+  int64_t need = w * h * (d[1] == '6' ? 3 : 1) * (maxv > 255 ? 2 : 1);
+  if (p + need > n)
+    fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNM: " + std::to_string(n - p) + " bytes of pixel data, " + std::to_string(need) + " expected");
+}
+
+void check_tga(const uint8_t* d, int64_t n) {
+  if (n < 18) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated TGA: the header is incomplete");
+  int id_len = d[0], cmap_type = d[1], type = d[2];
+  int64_t cmap_len = le16(d + 5), cmap_bits = d[7];
+  int64_t w = le16(d + 12), h = le16(d + 14), bpp = d[16];
+  int64_t p = 18 + id_len + (cmap_type ? cmap_len * ((cmap_bits + 7) / 8) : 0);
+  int64_t px = (bpp + 7) / 8, count = w * h;
+  if (type == 1 || type == 2 || type == 3) {
+    if (p + count * px > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated TGA: the pixel data is incomplete");
+  } else if (type == 9 || type == 10 || type == 11) {
+    int64_t done = 0;
+    while (done < count) {
+      if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated TGA: the run-length data is incomplete");
+      uint8_t hdr = d[p++];
+      int64_t k = (hdr & 0x7F) + 1;
+      p += (hdr & 0x80) ? px : k * px;
+      done += k;
+    }
+    if (p > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated TGA: the run-length data is incomplete");
+  }
+}
+
+// ---- EXIF orientation (JPEG APP1 "Exif\0\0" + TIFF IFD0 tag 0x0112) ----
+int exif_orientation(const uint8_t* d, int64_t n) {
+  int64_t p = 2;
+  while (p + 4 <= n) {
+    if (d[p] != 0xFF) return 1;
+    uint8_t m = d[p + 1];
+    if (m == 0xFF) { p++; continue; }
+    if (m == 0xDA || m == 0xD9) return 1;  // image data starts: no EXIF seen
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { p += 2; continue; }
+    int64_t len = be16(d + p + 2);
+    if (len < 2 || p + 2 + len > n) return 1;
+    const uint8_t* s = d + p + 4;
+    int64_t slen = len - 2;
+    if (m == 0xE1 && slen >= 14 && std::memcmp(s, "Exif\0\0", 6) == 0) {
+      const uint8_t* t = s + 6;
+      int64_t tl = slen - 6;
+      bool le;
+      if (t[0] == 'I' && t[1] == 'I') le = true;
+      else if (t[0] == 'M' && t[1] == 'M') le = false;
+      else return 1;
+      auto u16 = [&](int64_t o) -> uint32_t { return le ? le16(t + o) : be16(t + o); };
+      auto u32 = [&](int64_t o) -> uint32_t { return le ? le32(t + o) : be32(t + o); };
+      if (u16(2) != 42) return 1;
+      int64_t ifd = u32(4);
+      if (ifd < 8 || ifd + 2 > tl) return 1;
+      int64_t entries = u16(ifd);
+      for (int64_t i = 0; i < entries; i++) {
+        int64_t e = ifd + 2 + 12 * i;
+        if (e + 12 > tl) return 1;
+        if (u16(e) == 0x0112) {
+          uint32_t type = u16(e + 2);
+          uint32_t v = type == 3 ? u16(e + 8) : (type == 4 ? u32(e + 8) : 1);
+          return (v >= 1 && v <= 8) ? static_cast<int>(v) : 1;
+        }
+      }
+      return 1;
+    }
+    p += 2 + len;
+  }
+  return 1;
+}
+
+struct Header {
+  int format = MLT_IMAGE_FORMAT_UNKNOWN;
+  int w = 0, h = 0, comp = 0, bits = 8, orientation = 1;
+};
+
+Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t max_pixels) {
+  if (d == nullptr && n != 0) fail(MLT_IMAGE_ERR_ARGUMENT, "null data pointer");
+  if (n <= 0) fail(MLT_IMAGE_ERR_EMPTY, "empty: the file has zero bytes");
+  if (n > 0x7FFFFFFF) fail(MLT_IMAGE_ERR_TOO_LARGE, "the encoded image is larger than 2 GiB");
+  Header h;
+  h.format = sniff(d, n);
+  int len = static_cast<int>(n);
+  if (!stbi_info_from_memory(d, len, &h.w, &h.h, &h.comp)) {
+    const char* reason = stbi_failure_reason();
+    if (h.format == MLT_IMAGE_FORMAT_UNKNOWN) {
+      if (const char* foreign = foreign_format(d, n))
+        fail(MLT_IMAGE_ERR_UNSUPPORTED, std::string("unsupported image format: ") + foreign +
+                                            " (supported: JPEG, PNG, BMP, GIF, TGA, PNM)");
+      fail(MLT_IMAGE_ERR_NOT_IMAGE, "not an image: no JPEG, PNG, BMP, GIF, TGA or PNM signature");
+    }
+    // A known signature whose header stb rejects: too short means truncated, otherwise corrupt/unsupported.
+    std::string why = reason ? reason : "unreadable header";
+    if (h.format == MLT_IMAGE_FORMAT_PNM && n >= 2 && d[1] != '5' && d[1] != '6')
+      fail(MLT_IMAGE_ERR_UNSUPPORTED, std::string("PNM variant P") + char(d[1]) + " is not supported (binary P5 and P6 are)");
+    if (n < 64) fail(MLT_IMAGE_ERR_TRUNCATED, std::string("truncated ") + format_name(h.format) + ": the header is incomplete (" + why + ")");
+    fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + " header: " + why);
+  }
+  if (h.format == MLT_IMAGE_FORMAT_UNKNOWN) h.format = MLT_IMAGE_FORMAT_TGA;  // stb's last, signature-less test
+  if (h.w <= 0 || h.h <= 0)
+    fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + ": size " + std::to_string(h.w) + "x" + std::to_string(h.h));
+  int64_t pixels = static_cast<int64_t>(h.w) * h.h;
+  if (max_pixels > 0 && pixels > max_pixels)
+    fail(MLT_IMAGE_ERR_TOO_LARGE, std::string("decompression bomb guard: the ") + format_name(h.format) + " header declares " +
+                                      std::to_string(h.w) + "x" + std::to_string(h.h) + " = " + std::to_string(pixels) +
+                                      " pixels, above the limit of " + std::to_string(max_pixels));
+  h.bits = stbi_is_16_bit_from_memory(d, len) ? 16 : 8;
+  if (h.format == MLT_IMAGE_FORMAT_JPEG) {
+    h.orientation = exif_orientation(d, n);
+    if (apply_orientation && h.orientation >= 5) std::swap(h.w, h.h);
+  }
+  return h;
+}
+
+void check_complete(const uint8_t* d, int64_t n, int format) {
+  switch (format) {
+    case MLT_IMAGE_FORMAT_JPEG: check_jpeg(d, n); break;
+    case MLT_IMAGE_FORMAT_PNG: check_png(d, n); break;
+    case MLT_IMAGE_FORMAT_GIF: check_gif(d, n); break;
+    case MLT_IMAGE_FORMAT_BMP: check_bmp(d, n); break;
+    case MLT_IMAGE_FORMAT_PNM: check_pnm(d, n); break;
+    case MLT_IMAGE_FORMAT_TGA: check_tga(d, n); break;
+    default: break;
+  }
+}
+
+void fill_info(const Header& h, mlt_image_info_t* info) {
+  if (info == nullptr) return;
+  info->width = h.w;
+  info->height = h.h;
+  info->channels = h.comp;
+  info->format = h.format;
+  info->orientation = h.orientation;
+  info->bits = h.bits;
+}
+
+// Copies src (sw x sh x c, as stored) into dst applying the EXIF orientation.
+void orient_copy(const uint8_t* src, int sw, int sh, int c, int orientation, uint8_t* dst) {
+  if (orientation <= 1 || orientation > 8) {
+    std::memcpy(dst, src, static_cast<size_t>(sw) * sh * c);
+    return;
+  }
+  bool swap = orientation >= 5;
+  int dw = swap ? sh : sw, dh = swap ? sw : sh;
+  for (int y = 0; y < dh; y++) {
+    uint8_t* row = dst + static_cast<size_t>(y) * dw * c;
+    for (int x = 0; x < dw; x++) {
+      int sx, sy;
+      switch (orientation) {
+        case 2: sx = sw - 1 - x; sy = y; break;
+        case 3: sx = sw - 1 - x; sy = sh - 1 - y; break;
+        case 4: sx = x; sy = sh - 1 - y; break;
+        case 5: sx = y; sy = x; break;
+        case 6: sx = y; sy = sh - 1 - x; break;
+        case 7: sx = sw - 1 - y; sy = sh - 1 - x; break;
+        default: sx = sw - 1 - y; sy = x; break;  // 8
+      }
+      const uint8_t* s = src + (static_cast<size_t>(sy) * sw + sx) * c;
+      for (int k = 0; k < c; k++) row[x * c + k] = s[k];
+    }
+  }
+}
+
+struct StbFree {
+  void operator()(stbi_uc* p) const { stbi_image_free(p); }
+};
+
+int decode(const uint8_t* d, int64_t n, int channels, int apply_orientation, int64_t max_pixels, uint8_t* out,
+           int64_t out_len, mlt_image_info_t* info) {
+  if (channels < 1 || channels > 4) fail(MLT_IMAGE_ERR_ARGUMENT, "channels must be 1, 2, 3 or 4, got " + std::to_string(channels));
+  Header h = read_header(d, n, apply_orientation, max_pixels);
+  fill_info(h, info);
+  int64_t need = static_cast<int64_t>(h.w) * h.h * channels;
+  if (out == nullptr || out_len != need)
+    fail(MLT_IMAGE_ERR_ARGUMENT, "output buffer holds " + std::to_string(out_len) + " bytes, the image needs " + std::to_string(need));
+  check_complete(d, n, h.format);
+  // Colour to gray goes through RGB and Pillow's weights (stb's own luma weights differ).
+  bool to_gray = channels <= 2 && h.comp >= 3;
+  int req = to_gray ? (channels == 1 ? 3 : 4) : channels;
+  int w = 0, hh = 0, comp = 0;
+  std::unique_ptr<stbi_uc, StbFree> px(stbi_load_from_memory(d, static_cast<int>(n), &w, &hh, &comp, req));
+  if (!px) {
+    const char* reason = stbi_failure_reason();
+    std::string why = reason ? reason : "unknown reason";
+    int code = (why == "outofmem") ? MLT_IMAGE_ERR_TOO_LARGE : MLT_IMAGE_ERR_CORRUPT;
+    if (why == "BMP RLE" || why == "BMP JPEG/PNG" || why == "unknown BMP" || why == "unsupported" ||
+        why == "unsupported bit depth" || why == "1/2/4/8/16-bit only" || why == "only 8-bit")
+      code = MLT_IMAGE_ERR_UNSUPPORTED;
+    fail(code, std::string(code == MLT_IMAGE_ERR_UNSUPPORTED ? "unsupported " : "corrupt ") + format_name(h.format) + ": " + why);
+  }
+  const stbi_uc* src = px.get();
+  std::unique_ptr<stbi_uc[]> gray;
+  if (to_gray) {
+    gray.reset(new stbi_uc[static_cast<size_t>(w) * hh * channels]);
+    size_t count = static_cast<size_t>(w) * hh;
+    for (size_t i = 0; i < count; i++) {
+      const stbi_uc* s = src + i * req;
+      // Pillow's convert("L"): ITU-R 601-2 luma in 16-bit fixed point, rounded (gray stays gray).
+      gray[i * channels] = static_cast<stbi_uc>((s[0] * 19595u + s[1] * 38470u + s[2] * 7471u + 0x8000u) >> 16);
+      if (channels == 2) gray[i * 2 + 1] = s[3];
+    }
+    src = gray.get();
+  }
+  int orientation = apply_orientation ? h.orientation : 1;
+  orient_copy(src, w, hh, channels, orientation, out);
+  return MLT_IMAGE_OK;
+}
+
+template <typename F>
+int guard(F&& f) {
+  try {
+    return f();
+  } catch (const ImageError& e) {
+    mlt::set_error(e.message);
+    return e.code;
+  } catch (const std::bad_alloc&) {
+    mlt::set_error("out of memory while decoding the image");
+    return MLT_IMAGE_ERR_TOO_LARGE;
+  } catch (const std::exception& e) {
+    mlt::set_error(e.what());
+    return MLT_IMAGE_ERR_CORRUPT;
+  } catch (...) {
+    mlt::set_error("unknown native error while decoding the image");
+    return MLT_IMAGE_ERR_CORRUPT;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+int mlt_image_info(const uint8_t* data, int64_t len, int apply_orientation, int64_t max_pixels, mlt_image_info_t* info) {
+  return guard([&] {
+    Header h = read_header(data, len, apply_orientation, max_pixels);
+    fill_info(h, info);
+    return MLT_IMAGE_OK;
+  });
+}
+
+int mlt_image_decode(const uint8_t* data, int64_t len, int channels, int apply_orientation, int64_t max_pixels,
+                     uint8_t* out, int64_t out_len, mlt_image_info_t* info) {
+  return guard([&] { return decode(data, len, channels, apply_orientation, max_pixels, out, out_len, info); });
+}
+
+}  // extern "C"

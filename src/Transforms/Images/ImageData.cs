@@ -1,0 +1,58 @@
+namespace MLNet.Attention.Transforms;
+
+/// <summary>
+/// A decoded image: 8-bit samples, row-major HWC (height, width, channels). Channels are 1 (gray), 2 (gray+alpha),
+/// 3 (RGB) or 4 (RGBA). This is the value the image transforms take and return.
+/// </summary>
+public sealed class ImageData
+{
+    /// <summary>Width in pixels.</summary>
+    public int Width { get; }
+    /// <summary>Height in pixels.</summary>
+    public int Height { get; }
+    /// <summary>Samples per pixel: 1, 2, 3 or 4.</summary>
+    public int Channels { get; }
+    /// <summary>The samples, <c>Height * Width * Channels</c> bytes, row-major HWC.</summary>
+    public byte[] Pixels { get; }
+    /// <summary>Where the image came from (a file path or a row name), for error messages; may be null.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>Wraps <paramref name="pixels"/> (not copied) as an image of the given size.</summary>
+    public ImageData(int width, int height, int channels, byte[] pixels)
+    {
+        ArgumentNullException.ThrowIfNull(pixels);
+        if (width <= 0) throw new ArgumentOutOfRangeException(nameof(width), width, "must be > 0");
+        if (height <= 0) throw new ArgumentOutOfRangeException(nameof(height), height, "must be > 0");
+        if (channels is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(channels), channels, "must be 1, 2, 3 or 4");
+        long need = (long)width * height * channels;
+        if (pixels.LongLength != need)
+            throw new ArgumentException($"a {width}x{height} image with {channels} channel(s) needs {need} bytes, got {pixels.LongLength}", nameof(pixels));
+        Width = width; Height = height; Channels = channels; Pixels = pixels;
+    }
+
+    /// <summary>A new image of the given size with every sample set to <paramref name="fill"/>.</summary>
+    public static ImageData Create(int width, int height, int channels, byte fill = 0)
+    {
+        if (width <= 0 || height <= 0) throw new ArgumentOutOfRangeException(nameof(width), $"size {width}x{height} must be positive");
+        if (channels is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(channels), channels, "must be 1, 2, 3 or 4");
+        var px = GC.AllocateUninitializedArray<byte>(checked(width * height * channels));
+        px.AsSpan().Fill(fill);
+        return new ImageData(width, height, channels, px);
+    }
+
+    /// <summary>The sample at row <paramref name="y"/>, column <paramref name="x"/>, channel <paramref name="c"/>.</summary>
+    public byte this[int y, int x, int c]
+    {
+        get => Pixels[((long)y * Width + x) * Channels + c];
+        set => Pixels[((long)y * Width + x) * Channels + c] = value;
+    }
+
+    /// <summary>A copy with its own pixel array.</summary>
+    public ImageData Clone() => new(Width, Height, Channels, (byte[])Pixels.Clone()) { Source = Source };
+
+    /// <summary>The same pixels under another source name.</summary>
+    internal ImageData WithSource(string? source) => new(Width, Height, Channels, Pixels) { Source = source };
+
+    /// <inheritdoc/>
+    public override string ToString() => $"ImageData({Width}x{Height}x{Channels}{(Source is null ? "" : ", " + Source)})";
+}
