@@ -12,12 +12,13 @@ namespace MLNet.Attention.Backbones.Models;
 /// <remarks>
 /// <para>"Small" is the official code: PSA groups 1, 4, 8, 16 for kernels 3, 5, 7, 9, bottleneck width = planes.</para>
 /// <para>
-/// "Large" is not in the official code. As the paper's architecture table shows (and the maintainers' answer in
-/// murufeng/EPSANet issue #15), its first 1×1 conv and PSA module are twice as wide (128 channels in stage 1, as in
+/// "Large" is not in the official code. As the answers in murufeng/EPSANet issue #15 read the paper's architecture
+/// table, its first 1×1 conv and PSA module are twice as wide (128 channels in stage 1, as in
 /// ResNeXt-50), with PSA groups 32, 32, 32, 32. That gives 30.10 M parameters and 5.05 G multiply-adds for
-/// EPSANet-50, not the published 27.90 M / 4.72 G: the published counts (27.90 M and 49.59 M for both depths at
-/// once) are matched exactly by the doubled width with per-branch Σk²/G = 3.375 (e.g. groups 16, 32, 64, 64), not by
-/// groups 32 throughout. This follows the stated groups; the tests record both counts.
+/// EPSANet-50 (53.74 M / 9.67 G for 101), about 8 % above the published 27.90 M / 4.72 G (49.59 M / 8.97 G). The
+/// published counts of both depths fit the doubled width with a PSA of Σk²/G = 3.375 per branch width² to 0.01 %,
+/// which no grouping of kernels 3, 5, 7, 9 reaches (the 32-channel branches of stage 1 take at most 32 groups, so
+/// Σk²/G ≥ 5.125): the paper's exact configuration is not recoverable, and this follows the stated groups.
 /// </para>
 /// <para>
 /// Width rule: stage s has planes 64·2ˢ·<see cref="BackboneOptions.WidthMultiplier"/> rounded to a multiple of 64
