@@ -11,16 +11,21 @@ Two kinds of entries:
 * Full-size models (the registry's defaults: 1000 classes, 3 channels, 224 px): the metadata entry
   FULL/<model>/keys lists every state-dict key with its shape ("key:d0xd1x...", comma-separated), and
   FULL/<model>/params and FULL/<model>/macs give the parameter count and the multiply-adds of one 224 px forward pass
-  (convolutions and linear layers as the C# FlopCounter counts them, plus the attention matrix products).
+  (convolutions and linear layers as the C# FlopCounter counts them, plus the attention matrix products);
+  FULL/mobilevitv2_*/macs256 the same at 256 px, timm's size for those models.
 * Reduced models (small width, 10 classes, batch 2) with weights, for numerical parity; per NAME the file holds
-    NAME/sd/<key>            the state dict (BN/GN affine parameters and running statistics perturbed),
-    NAME/x                   the input,
+    NAME/sd                  the state dict as one flat float16 tensor (BN/GN affine parameters and running statistics
+                             perturbed; every value rounded to float16 precision before anything is computed, so the
+                             storage loses nothing),
+    NAME/x                   the input (float16, exact),
     NAME/out_train           the output in training mode (batch statistics),
-    NAME/gout, NAME/grad_x   an upstream gradient and the input gradient of sum(out_train * gout),
+    NAME/gout, NAME/grad_x   an upstream gradient (float16, exact) and the input gradient of sum(out_train * gout),
     NAME/out_eval            the output in eval mode, from the state dict reloaded,
-  and the metadata NAME/keys (the state-dict keys in PyTorch's order) and NAME/config (how the C# test builds it).
+  and the metadata NAME/keys ("key:d0xd1x...", the state dict's keys and shapes in PyTorch's order, which cut
+  NAME/sd) and NAME/config (how the C# test builds the same model; "sd" names another entry whose weights it loads).
 
-Run: /usr/bin/python3 test/reference/make_family_fixtures.py
+Run: /usr/bin/python3 test/reference/make_family_fixtures.py [mobilenetv2 c2f mobilevitv2 ran botnet]
+(the families to write; all by default)
 """
 import json
 import math

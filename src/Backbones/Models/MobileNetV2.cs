@@ -47,7 +47,8 @@ public sealed class MobileNetV2Family : IModelFamily
 /// <para>Widths as the reference code rounds them (<c>_make_divisible(c·width, 8)</c>, at least 1280 last channels).
 /// The small-image form has a stride-1 stem and stride 1 in the first stride-2 stage (the 24-channel one), as the usual
 /// CIFAR adaptation: 8× downsampling instead of 32×. Initialisation as both references: convs
-/// N(0, √(2/(k·k·out))) with zero bias, batch norms γ = 1, β = 0, the classifier N(0, 0.01) with zero bias.</para>
+/// N(0, √(2/(k·k·out))) with zero bias (mbv2_ca's coordinate attention included), batch norms γ = 1, β = 0, the
+/// classifier N(0, 0.01) with zero bias; another attention layer keeps its own initialisation.</para>
 /// </remarks>
 public sealed class MobileNetV2 : Module<Tensor, Tensor>
 {
@@ -87,6 +88,7 @@ public sealed class MobileNetV2 : Module<Tensor, Tensor>
 
         // The attention layer of each expanding block: mbv2_ca's CA for mobilenetv2_ca, or the layer options.Attention names.
         string? attention = options.Attention?.Trim().ToLowerInvariant();
+        var ownInit = new HashSet<Module>(ReferenceEqualityComparer.Instance);  // factory layers keep their own initialisation
         Func<long, Module<Tensor, Tensor>>? attentionLayer = null;
         if (attention is null)
         {
@@ -94,7 +96,12 @@ public sealed class MobileNetV2 : Module<Tensor, Tensor>
         }
         else if (attention is not ("" or "none"))
         {
-            attentionLayer = c => AttentionFactory.Create(attention, c);
+            attentionLayer = c =>
+            {
+                var layer = AttentionFactory.Create(attention, c);
+                ownInit.Add(layer);
+                return layer;
+            };
         }
         bool flat = coordAttention || attentionLayer is not null;
 
@@ -128,25 +135,25 @@ public sealed class MobileNetV2 : Module<Tensor, Tensor>
         }
         NumFeatures = last;
         Classifier = RegisterModule("classifier", new Sequential(new Dropout(dropout ?? (flat ? 0.1 : 0.2)), new Linear(last, options.NumClasses)));
-        InitWeights();
+        InitWeights(this, ownInit);
     }
 
-    private void InitWeights()
+    /// <summary>The references' initialisation, except inside <paramref name="skip"/> (attention layers that bring their own, e.g. GC's zero conv).</summary>
+    private static void InitWeights(Module module, HashSet<Module> skip)
     {
-        foreach (var (_, m) in NamedModules())
+        if (skip.Contains(module)) return;
+        switch (module)
         {
-            switch (m)
-            {
-                case Conv2d conv:
-                    Init.KaimingNormal_(conv.Weight, mode: FanMode.FanOut, nonlinearity: "relu");
-                    if (conv.Bias is not null) Init.Zeros_(conv.Bias);
-                    break;
-                case Linear linear:
-                    Init.Normal_(linear.Weight, 0, 0.01);
-                    if (linear.Bias is not null) Init.Zeros_(linear.Bias);
-                    break;
-            }
+            case Conv2d conv:
+                Init.KaimingNormal_(conv.Weight, mode: FanMode.FanOut, nonlinearity: "relu");
+                if (conv.Bias is not null) Init.Zeros_(conv.Bias);
+                break;
+            case Linear linear:
+                Init.Normal_(linear.Weight, 0, 0.01);
+                if (linear.Bias is not null) Init.Zeros_(linear.Bias);
+                break;
         }
+        foreach (var (_, child) in module.NamedChildren()) InitWeights(child, skip);
     }
 
     /// <summary>The reference code's <c>_make_divisible</c>: the nearest multiple of the divisor, at least the divisor, never 10 % below.</summary>

@@ -187,6 +187,67 @@ public sealed class FamilyParityTests
         Assert.ThrowsExactly<ArgumentException>(() => ModelRegistry.Create("mobilenetv2", small with { Attention = "triplet" }));
     }
 
+    [TestMethod]
+    public void InitialisationFollowsTheReferences()
+    {
+        static double Std(Module m, string key)
+        {
+            using var s = m.StateDict().Single(p => p.Key == key).Value.Std();
+            return s.Item();
+        }
+        static double AbsSum(Module m, string key)
+        {
+            using var a = m.StateDict().Single(p => p.Key == key).Value.Abs();
+            using var s = a.Sum();
+            return s.Item();
+        }
+        TorchRuntime.ManualSeed(11);
+
+        // torchvision / mbv2_ca: convs N(0, √(2/(k·k·out))), classifier N(0, 0.01) with zero bias
+        using (var mbv2 = ModelRegistry.Create("mobilenetv2_ca"))
+        {
+            Assert.AreEqual(Math.Sqrt(2.0 / (3 * 3 * 32)), Std(mbv2, "features.0.0.weight"), 0.1 * Math.Sqrt(2.0 / (3 * 3 * 32)));
+            Assert.AreEqual(Math.Sqrt(2.0 / 960), Std(mbv2, "features.17.conv.6.conv2.weight"), 0.1 * Math.Sqrt(2.0 / 960), "mbv2_ca initialises its CA too");
+            Assert.AreEqual(0.01, Std(mbv2, "classifier.1.weight"), 0.001);
+            Assert.AreEqual(0.0, AbsSum(mbv2, "classifier.1.bias"));
+        }
+        // another attention layer keeps its own initialisation (GC's zero last conv)
+        using (var gc = ModelRegistry.Create("mobilenetv2", new BackboneOptions(Attention: "gc")))
+            Assert.AreEqual(0.0, AbsSum(gc, "features.2.conv.6.channel_add_conv.3.weight"), "GC's last conv starts at zero");
+
+        // ByobNet: N(0, √(2/(k·k·out/groups))) (depthwise: √(2/9)), zero γ in the last BN of residual MV2 blocks
+        using (var vit = ModelRegistry.Create("mobilevitv2_100"))
+        {
+            Assert.AreEqual(Math.Sqrt(2.0 / 9), Std(vit, "stages.2.1.conv_kxk.conv.weight"), 0.1 * Math.Sqrt(2.0 / 9));
+            Assert.AreEqual(0.0, AbsSum(vit, "stages.1.1.conv3_1x1.bn.weight"));
+            Assert.AreEqual(128.0, AbsSum(vit, "stages.1.0.conv3_1x1.bn.weight"), "no residual: γ = 1 for its 128 channels");
+            Assert.AreEqual(0.01, Std(vit, "head.fc.weight"), 0.001);
+        }
+
+        // timm's BottleneckAttn: qkv N(0, 1/C), relative tables N(0, 1/d), after the ResNet's own initialisation
+        using (var bot = ModelRegistry.Create("botnet50"))
+        {
+            Assert.AreEqual(1 / Math.Sqrt(512), Std(bot, "layer4.1.conv2.qkv.weight"), 0.1 / Math.Sqrt(512));
+            Assert.AreEqual(1 / Math.Sqrt(128), Std(bot, "layer4.0.conv2.pos_embed.width_rel"), 0.15 / Math.Sqrt(128));
+            Assert.AreEqual(Math.Sqrt(2.0 / (3 * 3 * 256)), Std(bot, "layer3.0.conv2.weight"), 0.1 * Math.Sqrt(2.0 / (3 * 3 * 256)));
+        }
+    }
+
+    [TestMethod]
+    public void BotNetTakesInputsUpToItsBuildSizeAndNamesTheLimit()
+    {
+        using var model = BotNet.BotNet50(new BackboneOptions(NumClasses: 10, SmallImage: true, WidthMultiplier: 0.25), imageSize: 32);
+        model.Eval();
+        using var scope = Tensor.NewDisposeScope();
+        using var noGrad = TorchRuntime.NoGrad();
+        foreach (var (h, w) in new[] { (32, 32), (28, 28), (24, 32), (9, 11) })
+            CollectionAssert.AreEqual(new long[] { 1, 10 }, model.Forward(Tensor.Randn(new long[] { 1, 3, h, w })).Shape, $"{h}×{w}");
+        var e = Assert.ThrowsExactly<ArgumentException>(() => model.Forward(Tensor.Randn(new long[] { 1, 3, 40, 32 })));
+        StringAssert.Contains(e.Message, "10×8 map exceeds the 8×8");
+        Assert.ThrowsExactly<ArgumentException>(() => ModelRegistry.Create("botnet50", new BackboneOptions(Attention: "se")));
+        Assert.ThrowsExactly<ArgumentException>(() => ModelRegistry.Create("attention56", new BackboneOptions(Attention: "se")));
+    }
+
     // ------------------------------------------------------------------------------------------------------------
     // reduced models with the reference's weights
 
