@@ -106,8 +106,7 @@ public sealed class MobileNetV2 : Module<Tensor, Tensor>
         bool flat = coordAttention || attentionLayer is not null;
 
         double width = options.WidthMultiplier;
-        int divisor = width == 0.1 ? 4 : 8;  // mbv2_ca rounds to 4 at width 0.1 only (torchvision: always 8)
-        if (!flat) divisor = 8;
+        int divisor = flat && width == 0.1 ? 4 : 8;  // mbv2_ca rounds to 4 at width 0.1 only (torchvision: always 8)
         long input = MakeDivisible(32 * width, divisor);
         long last = lastChannel ?? (width > 1.0 ? MakeDivisible(1280 * width, divisor) : 1280);
 
