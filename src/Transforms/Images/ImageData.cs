@@ -50,6 +50,36 @@ public sealed class ImageData
     /// <summary>A copy with its own pixel array.</summary>
     public ImageData Clone() => new(Width, Height, Channels, (byte[])Pixels.Clone()) { Source = Source };
 
+    /// <summary>
+    /// This image with <paramref name="channels"/> channels, by the decoder's rules: gray is replicated into RGB,
+    /// colour becomes gray with Pillow's <c>convert("L")</c> weights, alpha is dropped or added as 255. The same
+    /// instance when nothing changes.
+    /// </summary>
+    public ImageData WithChannels(int channels)
+    {
+        if (channels is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(channels), channels, "must be 1, 2, 3 or 4");
+        if (channels == Channels) return this;
+        int n = Width * Height, c = Channels;
+        bool srcColor = c >= 3, srcAlpha = c is 2 or 4, dstColor = channels >= 3, dstAlpha = channels is 2 or 4;
+        var src = Pixels;
+        var dst = GC.AllocateUninitializedArray<byte>(n * channels);
+        for (int i = 0; i < n; i++)
+        {
+            int s = i * c, d = i * channels;
+            if (dstColor)
+            {
+                if (srcColor) { dst[d] = src[s]; dst[d + 1] = src[s + 1]; dst[d + 2] = src[s + 2]; }
+                else { dst[d] = dst[d + 1] = dst[d + 2] = src[s]; }
+            }
+            else
+            {
+                dst[d] = srcColor ? (byte)((src[s] * 19595u + src[s + 1] * 38470u + src[s + 2] * 7471u + 0x8000u) >> 16) : src[s];
+            }
+            if (dstAlpha) dst[d + channels - 1] = srcAlpha ? src[s + c - 1] : (byte)255;
+        }
+        return new ImageData(Width, Height, channels, dst) { Source = Source };
+    }
+
     /// <summary>The same pixels under another source name.</summary>
     internal ImageData WithSource(string? source) => new(Width, Height, Channels, Pixels) { Source = source };
 
