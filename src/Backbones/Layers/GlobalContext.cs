@@ -59,6 +59,7 @@ public sealed class GlobalContext : Module<Tensor, Tensor>
         var values = input.Reshape(n, c, hw).Unsqueeze(1);                               // (N,1,C,HW)
         var mask = Softmax.Forward(ConvMask.Forward(input).Reshape(n, 1, hw)).Unsqueeze(3); // (N,1,HW,1)
         var context = values.MatMul(mask).Reshape(n, c, 1, 1);                           // (N,C,1,1)
+        if (FlopCounter.IsActive) FlopCounter.Add(n * c * hw);                             // the attention pooling
         return (input + ChannelAddConv.Forward(context)).MoveToOuterDisposeScope();
     }
 

@@ -68,6 +68,7 @@ public sealed class NonLocal : Module<Tensor, Tensor>
         var phi = Phi.Forward(input).Reshape(n, InterChannels, -1);                      // (N, inter, HW')
         var affinity = Functional.Softmax(theta.MatMul(phi), -1);                        // (N, HW, HW')
         var y = affinity.MatMul(g).Permute(0, 2, 1).Contiguous().View(n, InterChannels, s[2], s[3]);
+        if (FlopCounter.IsActive) FlopCounter.Add(2 * affinity.NumElements * InterChannels); // θφᵀ and (·)g
         return (W.Forward(y) + input).MoveToOuterDisposeScope();
     }
 
