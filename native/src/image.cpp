@@ -54,8 +54,10 @@ const char* format_name(int f) {
   }
 }
 
-bool starts(const uint8_t* d, int64_t n, const char* sig, int64_t off = 0) {
-  int64_t k = static_cast<int64_t>(std::strlen(sig));
+// sig is a string literal; its length comes from the array type, so embedded NULs count.
+template <size_t N>
+bool starts(const uint8_t* d, int64_t n, const char (&sig)[N], int64_t off = 0) {
+  constexpr int64_t k = static_cast<int64_t>(N) - 1;
   return n >= off + k && std::memcmp(d + off, sig, static_cast<size_t>(k)) == 0;
 }
 
@@ -354,6 +356,70 @@ struct Header {
   int w = 0, h = 0, comp = 0, bits = 8, orientation = 1;
 };
 
+// Width and height as the header declares them, read without stb (which refuses some sizes before saying which),
+// so that the pixel limit is checked first. False when the header is too short or not understood.
+bool declared_size(const uint8_t* d, int64_t n, int format, int64_t& w, int64_t& h) {
+  switch (format) {
+    case MLT_IMAGE_FORMAT_PNG:
+      if (n < 24 || std::memcmp(d + 12, "IHDR", 4) != 0) return false;
+      w = be32(d + 16); h = be32(d + 20);
+      return true;
+    case MLT_IMAGE_FORMAT_GIF:
+      if (n < 10) return false;
+      w = le16(d + 6); h = le16(d + 8);
+      return true;
+    case MLT_IMAGE_FORMAT_BMP:
+      if (n < 26) return false;
+      if (le32(d + 14) == 12) { w = le16(d + 18); h = le16(d + 20); }
+      else { w = static_cast<int32_t>(le32(d + 18)); h = static_cast<int32_t>(le32(d + 22)); }
+      if (h < 0) h = -h;
+      return true;
+    case MLT_IMAGE_FORMAT_JPEG: {
+      int64_t p = 2;
+      while (p + 9 <= n) {
+        if (d[p] != 0xFF) return false;
+        uint8_t m = d[p + 1];
+        if (m == 0xFF) { p++; continue; }
+        if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { p += 2; continue; }
+        if (m == 0xDA || m == 0xD9) return false;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+          h = be16(d + p + 5); w = be16(d + p + 7);
+          return true;
+        }
+        p += 2 + be16(d + p + 2);
+      }
+      return false;
+    }
+    case MLT_IMAGE_FORMAT_PNM: {
+      if (n < 3 || (d[1] != '5' && d[1] != '6')) return false;
+      try {
+        int64_t p = 2;
+        w = pnm_int(d, n, p);
+        h = pnm_int(d, n, p);
+        return true;
+      } catch (const ImageError&) {
+        return false;
+      }
+    }
+    default:
+      return false;
+  }
+}
+
+// stb's info for one format (so that its failure reason is that format's, not "unknown image type").
+int stb_info(const uint8_t* d, int len, int format, int* w, int* h, int* comp) {
+  stbi__context s;
+  stbi__start_mem(&s, d, len);
+  switch (format) {
+    case MLT_IMAGE_FORMAT_JPEG: return stbi__jpeg_info(&s, w, h, comp);
+    case MLT_IMAGE_FORMAT_PNG: return stbi__png_info(&s, w, h, comp);
+    case MLT_IMAGE_FORMAT_GIF: return stbi__gif_info(&s, w, h, comp);
+    case MLT_IMAGE_FORMAT_BMP: return stbi__bmp_info(&s, w, h, comp);
+    case MLT_IMAGE_FORMAT_PNM: return stbi__pnm_info(&s, w, h, comp);
+    default: return stbi_info_from_memory(d, len, w, h, comp);
+  }
+}
+
 Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t max_pixels) {
   if (d == nullptr && n != 0) fail(MLT_IMAGE_ERR_ARGUMENT, "null data pointer");
   if (n <= 0) fail(MLT_IMAGE_ERR_EMPTY, "empty: the file has zero bytes");
@@ -361,19 +427,28 @@ Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t m
   Header h;
   h.format = sniff(d, n);
   int len = static_cast<int>(n);
-  if (!stbi_info_from_memory(d, len, &h.w, &h.h, &h.comp)) {
+  if (h.format == MLT_IMAGE_FORMAT_PNM && d[1] != '5' && d[1] != '6')
+    fail(MLT_IMAGE_ERR_UNSUPPORTED, std::string("PNM variant P") + char(d[1]) + " is not supported (binary P5 and P6 are)");
+  int64_t dw = 0, dh = 0;
+  bool declared = declared_size(d, n, h.format, dw, dh);
+  std::string size = std::to_string(dw) + "x" + std::to_string(dh) + " = " + std::to_string(dw * dh) + " pixels";
+  if (declared && max_pixels > 0 && dw * dh > max_pixels)
+    fail(MLT_IMAGE_ERR_TOO_LARGE, std::string("decompression bomb guard: the ") + format_name(h.format) + " header declares " + size +
+                                      ", above the limit of " + std::to_string(max_pixels));
+  if (!stb_info(d, len, h.format, &h.w, &h.h, &h.comp)) {
     const char* reason = stbi_failure_reason();
+    std::string why = reason ? reason : "unreadable header";
     if (h.format == MLT_IMAGE_FORMAT_UNKNOWN) {
       if (const char* foreign = foreign_format(d, n))
         fail(MLT_IMAGE_ERR_UNSUPPORTED, std::string("unsupported image format: ") + foreign +
                                             " (supported: JPEG, PNG, BMP, GIF, TGA, PNM)");
       fail(MLT_IMAGE_ERR_NOT_IMAGE, "not an image: no JPEG, PNG, BMP, GIF, TGA or PNM signature");
     }
-    // A known signature whose header stb rejects: too short means truncated, otherwise corrupt/unsupported.
-    std::string why = reason ? reason : "unreadable header";
-    if (h.format == MLT_IMAGE_FORMAT_PNM && n >= 2 && d[1] != '5' && d[1] != '6')
-      fail(MLT_IMAGE_ERR_UNSUPPORTED, std::string("PNM variant P") + char(d[1]) + " is not supported (binary P5 and P6 are)");
-    if (n < 64) fail(MLT_IMAGE_ERR_TRUNCATED, std::string("truncated ") + format_name(h.format) + ": the header is incomplete (" + why + ")");
+    if (why == "too large")
+      fail(MLT_IMAGE_ERR_TOO_LARGE, std::string("the ") + format_name(h.format) + " header declares " + (declared ? size : "a size") +
+                                        ", more than stb_image decodes (1 GiB of pixels)");
+    if (!declared && n < 64)
+      fail(MLT_IMAGE_ERR_TRUNCATED, std::string("truncated ") + format_name(h.format) + ": the header is incomplete (" + why + ")");
     fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + " header: " + why);
   }
   if (h.format == MLT_IMAGE_FORMAT_UNKNOWN) h.format = MLT_IMAGE_FORMAT_TGA;  // stb's last, signature-less test

@@ -123,7 +123,9 @@ public sealed class ImageBatchLoader
         get
         {
             if (_shape is { } s) return s;
+            // Bad images met here are reported (or thrown) when an epoch reaches them, in batch order.
             var decode = Options.Decode ?? ImageDecodeOptions.Default;
+            ImageDataException? first = null;
             for (int i = 0; i < Dataset.Count; i++)
             {
                 try
@@ -132,12 +134,13 @@ public sealed class ImageBatchLoader
                     _shape = (f.Channels, f.Height, f.Width);
                     return _shape.Value;
                 }
-                catch (ImageDataException e) when (Options.OnBadInput == BadInputPolicy.Skip)
+                catch (ImageDataException e)
                 {
-                    Report.Add(e);
+                    first ??= e;
+                    if (i >= 1000) break;
                 }
             }
-            throw new ImageDataException(Dataset.Count > 0 ? Dataset[0].Source.Name : "<empty>", BadInputKind.EmptyFolder, "no image of the data set could be loaded");
+            throw new ImageDataException(first!.Input, first.Kind, $"no image of the data set could be loaded (the first failure: {first.Reason})", first);
         }
     }
 
