@@ -62,7 +62,7 @@ public sealed class ImageData
         int n = Width * Height, c = Channels;
         bool srcColor = c >= 3, srcAlpha = c is 2 or 4, dstColor = channels >= 3, dstAlpha = channels is 2 or 4;
         var src = Pixels;
-        var dst = GC.AllocateUninitializedArray<byte>(n * channels);
+        var dst = PixelArena.Allocate(n * channels);
         for (int i = 0; i < n; i++)
         {
             int s = i * c, d = i * channels;

@@ -94,7 +94,7 @@ public static unsafe class ImageDecoder
         {
             int rc = ImageNative.mlt_image_info(p, data.Length, orient, options.MaxPixels, &info);
             if (rc != ImageNative.Ok) throw Error(rc, source);
-            var pixels = GC.AllocateUninitializedArray<byte>(checked(info.Width * info.Height * channels));
+            var pixels = PixelArena.Allocate(checked(info.Width * info.Height * channels));
             fixed (byte* o = pixels)
                 rc = ImageNative.mlt_image_decode(p, data.Length, channels, orient, options.MaxPixels, o, pixels.Length, &info);
             if (rc != ImageNative.Ok) throw Error(rc, source);
@@ -103,8 +103,17 @@ public static unsafe class ImageDecoder
     }
 
     /// <summary>Reads and decodes an image file (see <see cref="Decode"/>).</summary>
-    public static ImageData Load(string path, int channels = 3, ImageDecodeOptions? options = null) =>
-        Decode(ReadFile(path, options), channels, options, path);
+    public static ImageData Load(string path, int channels = 3, ImageDecodeOptions? options = null)
+    {
+        if (PixelArena.Current is { } arena)
+        {
+            // Inside a loader worker: the file goes into the worker's scratch buffer.
+            byte[]? buf = null;
+            int n = ReadCore(path, options ?? ImageDecodeOptions.Default, len => buf = arena.FileBuffer(len));
+            return Decode(buf.AsSpan(0, n), channels, options, path);
+        }
+        return Decode(ReadFile(path, options), channels, options, path);
+    }
 
     /// <summary>
     /// The bytes of a file, or an <see cref="ImageDataException"/>: missing, unreadable (permissions, I/O error, a
@@ -113,17 +122,25 @@ public static unsafe class ImageDecoder
     public static byte[] ReadFile(string path, ImageDecodeOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        options ??= ImageDecodeOptions.Default;
+        byte[]? data = null;
+        ReadCore(path, options ?? ImageDecodeOptions.Default, len => data = GC.AllocateUninitializedArray<byte>(len));
+        return data!;
+    }
+
+    /// <summary>Reads a whole file into the buffer <paramref name="buffer"/> returns for its length; returns the length.</summary>
+    private static int ReadCore(string path, ImageDecodeOptions options, Func<int, byte[]> buffer)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
         try
         {
             using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
             long len = fs.Length;
             if (len == 0) throw new ImageDataException(path, BadInputKind.Empty, "the file has zero bytes");
-            if (len > options.MaxFileBytes)
-                throw new ImageDataException(path, BadInputKind.TooLarge, $"the file has {len} bytes, above the limit of {options.MaxFileBytes}");
-            var data = GC.AllocateUninitializedArray<byte>((int)len);
-            fs.ReadExactly(data);
-            return data;
+            if (len > options.MaxFileBytes || len > Array.MaxLength)
+                throw new ImageDataException(path, BadInputKind.TooLarge, $"the file has {len} bytes, above the limit of {Math.Min(options.MaxFileBytes, Array.MaxLength)}");
+            var data = buffer((int)len);
+            fs.ReadExactly(data, 0, (int)len);
+            return (int)len;
         }
         catch (FileNotFoundException e)
         {

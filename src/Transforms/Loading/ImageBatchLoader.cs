@@ -70,6 +70,7 @@ public sealed class ImageBatch : IDisposable
 public sealed class ImageBatchLoader
 {
     private readonly ConcurrentBag<float[]> _pool = new();
+    private readonly ConcurrentBag<PixelArena> _arenas = new();
     private int _buffers, _peakBuffers;
     private (int C, int H, int W)? _shape;
 
@@ -245,8 +246,10 @@ public sealed class ImageBatchLoader
         var indices = new List<int>(end - start);
         var decode = Options.Decode ?? ImageDecodeOptions.Default;
         var (c, h, w) = _shape!.Value;
+        if (!_arenas.TryTake(out var arena)) arena = new PixelArena();
         try
         {
+            using var scope = arena.Enter();
             for (int pos = start; pos < end; pos++)
             {
                 ct.ThrowIfCancellationRequested();
@@ -263,12 +266,20 @@ public sealed class ImageBatchLoader
                 {
                     Report.Add(e);
                 }
+                finally
+                {
+                    arena.ReleaseAll();
+                }
             }
         }
         catch
         {
             ReturnBuffer(buffer);
             throw;
+        }
+        finally
+        {
+            _arenas.Add(arena);
         }
         return new Produced { Buffer = buffer, Labels = labels.ToArray(), Indices = indices.ToArray() };
     }

@@ -25,7 +25,7 @@ public sealed class ConvertToGrayscale : IImageTransform
         if (image.Channels <= 2 && OutputChannels == 1) return image;
         int n = image.Width * image.Height, c = image.Channels;
         var src = image.Pixels;
-        var dst = GC.AllocateUninitializedArray<byte>(n * outC);
+        var dst = PixelArena.Allocate(n * outC);
         for (int i = 0; i < n; i++)
         {
             byte g = c >= 3 ? Gray(src[i * c], src[i * c + 1], src[i * c + 2]) : src[i * c];
@@ -129,7 +129,7 @@ public sealed class ColorJitter : IImageTransform
         int c = img.Channels, cc = ColorChannels(img), n = img.Width * img.Height;
         float a = (float)factor, b = (float)(1.0 - factor);   // torch casts ratio and 1 - ratio (computed in double)
         var src = img.Pixels;
-        var dst = (byte[])src.Clone();
+        var dst = PixelArena.Copy(src);
         for (int i = 0; i < n; i++)
             for (int k = 0; k < cc; k++)
             {
@@ -182,7 +182,7 @@ public sealed class ColorJitter : IImageTransform
         int c = image.Channels, n = image.Width * image.Height;
         float hf = (float)factor;
         var src = image.Pixels;
-        var dst = (byte[])src.Clone();
+        var dst = PixelArena.Copy(src);
         for (int i = 0; i < n; i++)
         {
             float r = src[i * c] / 255f, g = src[i * c + 1] / 255f, b = src[i * c + 2] / 255f;

@@ -192,7 +192,7 @@ public sealed class RandomHorizontalFlip : IImageTransform
     {
         ArgumentNullException.ThrowIfNull(image);
         int w = image.Width, c = image.Channels;
-        var dst = GC.AllocateUninitializedArray<byte>(image.Pixels.Length);
+        var dst = PixelArena.Allocate(image.Pixels.Length);
         var src = image.Pixels;
         for (int y = 0; y < image.Height; y++)
         {

@@ -97,7 +97,7 @@ public sealed class ExtractPixels
     /// <summary>Multiplies every value second.</summary>
     public float ScaleImage { get; }
 
-    private readonly bool _divide255;
+    private readonly float[] _lut = new float[256];
 
     /// <summary>ML.NET's defaults: RGB, ARGB order, planar, offset 0, scale 1 (values 0..255).</summary>
     public ExtractPixels(ColorBits colorsToExtract = ColorBits.Rgb, ColorsOrder orderOfExtraction = ColorsOrder.ARGB,
@@ -109,7 +109,8 @@ public sealed class ExtractPixels
         ColorsToExtract = colorsToExtract; OrderOfExtraction = orderOfExtraction; InterleavePixelColors = interleavePixelColors;
         OffsetImage = offsetImage; ScaleImage = scaleImage;
         // torchvision's ToTensor divides by 255; x * (1/255f) can differ from x / 255f in the last bit.
-        _divide255 = scaleImage == 1f / 255f;
+        bool divide255 = scaleImage == 1f / 255f;
+        for (int v = 0; v < 256; v++) _lut[v] = divide255 ? (v - offsetImage) / 255f : (v - offsetImage) * scaleImage;
     }
 
     /// <summary>torchvision's <c>ToTensor</c>: RGB planes, values / 255.</summary>
@@ -156,19 +157,30 @@ public sealed class ExtractPixels
     }
 
     /// <summary>Extracts into <paramref name="destination"/> (exactly <c>OutputChannels × Height × Width</c> floats).</summary>
-    public void ExtractInto(ImageData image, Span<float> destination)
+    public void ExtractInto(ImageData image, Span<float> destination) => ExtractInto(image, destination, null);
+
+    /// <summary>Extracts, and when <paramref name="normalize"/> is given applies it in the same pass through one
+    /// lookup table per channel (the same float operations, so the same values as normalising afterwards).</summary>
+    internal void ExtractInto(ImageData image, Span<float> destination, NormalizeImage? normalize)
     {
         ArgumentNullException.ThrowIfNull(image);
         var map = SourceChannels(image.Channels);
         int oc = map.Length, c = image.Channels, n = image.Width * image.Height;
         if (destination.Length != oc * n) throw new ArgumentException($"destination holds {destination.Length} floats, the image needs {oc * n}", nameof(destination));
-        var lut = new float[256];
-        for (int v = 0; v < 256; v++) lut[v] = _divide255 ? (v - OffsetImage) / 255f : (v - OffsetImage) * ScaleImage;
-        float alpha = lut[255];
+        if (normalize is not null && normalize.Mean.Count != 1 && normalize.Mean.Count != oc)
+            throw new ArgumentException($"NormalizeImage has {normalize.Mean.Count} channel statistics, the image has {oc} channels{(image.Source is null ? "" : " (" + image.Source + ")")}");
         var px = image.Pixels;
+        float[] lut = _lut;
         for (int p = 0; p < oc; p++)
         {
             int sc = map[p];
+            if (normalize is not null)
+            {
+                float m = normalize.Mean[normalize.Mean.Count == 1 ? 0 : p], sd = normalize.Std[normalize.Std.Count == 1 ? 0 : p];
+                lut = new float[256];
+                for (int v = 0; v < 256; v++) lut[v] = (_lut[v] - m) / sd;
+            }
+            float alpha = lut[255];
             if (InterleavePixelColors)
             {
                 for (int i = 0; i < n; i++) destination[i * oc + p] = sc < 0 ? alpha : lut[px[i * c + sc]];

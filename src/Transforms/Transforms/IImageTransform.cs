@@ -4,7 +4,10 @@ namespace MLNet.Attention.Transforms;
 /// A transform of a decoded image. Deterministic transforms ignore <c>random</c>. Training-time augmentations draw
 /// their parameters from it; given <c>null</c> (evaluation) they do not augment: flips and colour jitter return the
 /// image unchanged, random crops take their deterministic central counterpart so the output size stays the same.
-/// The same image and the same <see cref="Random"/> state always give the same result.
+/// The same image and the same <see cref="Random"/> state always give the same result. Transforms run on the
+/// loader's worker threads at the same time, so they must be thread-safe (hold no mutable state), and must not keep
+/// the images they are given or return after returning: inside <see cref="ImageBatchLoader"/> their pixel arrays are
+/// reused for the next image (keep a <see cref="ImageData.Clone"/> if you need one).
 /// </summary>
 public interface IImageTransform
 {
@@ -49,7 +52,7 @@ internal static class ImageOps
     {
         int c = src.Channels;
         if (x0 == 0 && y0 == 0 && w == src.Width && h == src.Height) return src;
-        var dst = GC.AllocateUninitializedArray<byte>(checked(w * h * c));
+        var dst = PixelArena.Allocate(checked(w * h * c));
         bool inside = x0 >= 0 && y0 >= 0 && x0 + w <= src.Width && y0 + h <= src.Height;
         if (!inside) dst.AsSpan().Fill(fill);
         int sx0 = Math.Max(x0, 0), sx1 = Math.Min(x0 + w, src.Width);

@@ -54,9 +54,20 @@ public sealed class ImagePipeline
             throw new ImageDataException(image.Source ?? "<memory>", BadInputKind.ShapeMismatch,
                 $"the pipeline made it {oc}x{img.Height}x{img.Width} (CxHxW) but the batch holds {channels}x{height}x{width}; " +
                 "give every image the same size with ResizeImages/CenterCrop/RandomResizedCrop and decode with a fixed channel count");
-        Extract.ExtractInto(img, destination.Span);
-        if (PixelTransforms is not null)
-            PixelTransforms.Transform(new FloatImage(channels, height, width, Extract.InterleavePixelColors, destination) { Source = image.Source }, random);
+        // A NormalizeImage right after the extraction is folded into it (one pass, identical values).
+        IReadOnlyList<IPixelTransform> rest = PixelTransforms switch
+        {
+            null => Array.Empty<IPixelTransform>(),
+            ComposePixels cp => cp.Transforms,
+            var t => new[] { t },
+        };
+        var fused = rest.Count > 0 ? rest[0] as NormalizeImage : null;
+        Extract.ExtractInto(img, destination.Span, fused);
+        if (rest.Count > (fused is null ? 0 : 1))
+        {
+            var f = new FloatImage(channels, height, width, Extract.InterleavePixelColors, destination) { Source = image.Source };
+            for (int i = fused is null ? 0 : 1; i < rest.Count; i++) f = rest[i].Transform(f, random);
+        }
     }
 
     /// <summary>The output shape (C, H, W) for an input of the given size and channels, in evaluation mode.</summary>

@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace MLNet.Attention.Transforms;
 
@@ -59,7 +61,7 @@ internal static class Resampler
         if (cw <= 0 || ch <= 0 || x0 < 0 || y0 < 0 || x0 + cw > src.Width || y0 + ch > src.Height)
             throw new ArgumentOutOfRangeException(nameof(x0), $"box ({x0}, {y0}, {cw}x{ch}) is not inside the {src.Width}x{src.Height} image");
         int c = src.Channels;
-        var dst = GC.AllocateUninitializedArray<byte>(outW * outH * c);
+        var dst = PixelArena.Allocate(outW * outH * c);
         if (outW == cw && outH == ch)
         {
             for (int y = 0; y < ch; y++)
@@ -84,8 +86,27 @@ internal static class Resampler
             else
             {
                 var hx = Compute(cw, outW);
-                for (int y = 0; y < ch; y++)
-                    Horizontal(src.Pixels.AsSpan(((y0 + y) * src.Width + x0) * c, cw * c), tmp.AsSpan(y * rowLen, rowLen), hx, c);
+                var rowF = System.Buffers.ArrayPool<float>.Shared.Rent(cw * c + 4);
+                var outF = System.Buffers.ArrayPool<float>.Shared.Rent(rowLen + 4);
+                try
+                {
+                    for (int y = 0; y < ch; y++)
+                    {
+                        var srcRow = src.Pixels.AsSpan(((y0 + y) * src.Width + x0) * c, cw * c);
+                        if (c >= 3)
+                        {
+                            ToFloat(srcRow, rowF);
+                            HorizontalPixels(rowF, outF, hx, c);
+                            outF.AsSpan(0, rowLen).CopyTo(tmp.AsSpan(y * rowLen, rowLen));
+                        }
+                        else Horizontal(srcRow, tmp.AsSpan(y * rowLen, rowLen), hx, c);
+                    }
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<float>.Shared.Return(rowF);
+                    System.Buffers.ArrayPool<float>.Shared.Return(outF);
+                }
             }
             if (vy is null)
             {
@@ -147,6 +168,59 @@ internal static class Resampler
         }
     }
 
+    private static void ToFloat(ReadOnlySpan<byte> src, float[] dst)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= src.Length - 16; i += 16)
+            {
+                var b = Vector128.Create(src.Slice(i, 16));
+                var (lo, hi) = Vector128.Widen(b);
+                var (a0, a1) = Vector128.Widen(lo);
+                var (a2, a3) = Vector128.Widen(hi);
+                Vector128.ConvertToSingle(a0.AsInt32()).CopyTo(dst, i);
+                Vector128.ConvertToSingle(a1.AsInt32()).CopyTo(dst, i + 4);
+                Vector128.ConvertToSingle(a2.AsInt32()).CopyTo(dst, i + 8);
+                Vector128.ConvertToSingle(a3.AsInt32()).CopyTo(dst, i + 12);
+            }
+        }
+        for (; i < src.Length; i++) dst[i] = src[i];
+    }
+
+    /// <summary>The width pass for 3 or 4 channels, one pixel (all channels) per vector: per lane the same
+    /// multiplications and additions, in the same order, as the scalar loop. <paramref name="row"/> and
+    /// <paramref name="dst"/> have 4 spare floats at their ends.</summary>
+    private static void HorizontalPixels(float[] row, float[] dst, Axis a, int c)
+    {
+        if (!Vector128.IsHardwareAccelerated)
+        {
+            for (int ox = 0; ox < a.Start.Length; ox++)
+            {
+                int s = a.Start[ox] * c, n = a.Count[ox], wo = ox * a.Taps;
+                for (int k = 0; k < c; k++)
+                {
+                    float acc = row[s + k] * a.Weights[wo];
+                    for (int j = 1; j < n; j++) acc += row[s + j * c + k] * a.Weights[wo + j];
+                    dst[ox * c + k] = acc;
+                }
+            }
+            return;
+        }
+        int taps = a.Taps;
+        var wts = a.Weights;
+        ref float r0 = ref MemoryMarshal.GetArrayDataReference(row);
+        ref float d0 = ref MemoryMarshal.GetArrayDataReference(dst);
+        for (int ox = 0; ox < a.Start.Length; ox++)
+        {
+            int s = a.Start[ox] * c, n = a.Count[ox], wo = ox * taps;
+            var acc = Vector128.LoadUnsafe(ref r0, (nuint)s) * Vector128.Create(wts[wo]);
+            for (int j = 1; j < n; j++)
+                acc += Vector128.LoadUnsafe(ref r0, (nuint)(s + j * c)) * Vector128.Create(wts[wo + j]);
+            acc.StoreUnsafe(ref d0, (nuint)(ox * c));
+        }
+    }
+
     private static void HorizontalFloat(ReadOnlySpan<float> row, Span<float> dst, Axis a)
     {
         int taps = a.Taps;
@@ -196,6 +270,21 @@ internal static class Resampler
 
     private static void RoundToBytes(ReadOnlySpan<float> src, Span<byte> dst)
     {
-        for (int i = 0; i < src.Length; i++) dst[i] = RoundToByte(src[i]);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var zero = Vector256<int>.Zero;
+            var max = Vector256.Create(255);
+            for (; i <= src.Length - 16; i += 16)
+            {
+                // round half to even (as torch.round), clamp to [0, 255], narrow
+                var a = Vector256.Min(Vector256.Max(Vector256.ConvertToInt32(Vector256.Round(Vector256.Create(src.Slice(i, 8)))), zero), max);
+                var b = Vector256.Min(Vector256.Max(Vector256.ConvertToInt32(Vector256.Round(Vector256.Create(src.Slice(i + 8, 8)))), zero), max);
+                var shorts = Vector256.Narrow(a, b);      // 16 x int16, lanes in order
+                var bytes = Vector256.Narrow(shorts, shorts).AsByte();
+                bytes.GetLower().CopyTo(dst.Slice(i, 16));
+            }
+        }
+        for (; i < src.Length; i++) dst[i] = RoundToByte(src[i]);
     }
 }
