@@ -266,6 +266,11 @@ public sealed class ImageBatchLoader
                 {
                     Report.Add(e);
                 }
+                catch (Exception e) when (e is not ImageDataException and not OperationCanceledException)
+                {
+                    // A transform's own error (a crop larger than the image, ...): say which image it was.
+                    throw new InvalidOperationException($"'{sample.Source.Name}': the image pipeline failed: {e.Message}", e);
+                }
                 finally
                 {
                     arena.ReleaseAll();

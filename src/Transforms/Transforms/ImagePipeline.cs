@@ -28,8 +28,9 @@ public sealed class ImagePipeline
     public static ImagePipeline ImageNetEvaluation(int size = 224, int resize = 256) =>
         new(new Compose(ResizeImages.ShorterSide(resize), new CenterCrop(size)), ExtractPixels.ToTensor(), NormalizeImage.ImageNet);
 
-    /// <summary>Fashion-MNIST: ToTensor and Fashion-MNIST normalisation, with <paramref name="augmentations"/> (e.g.
-    /// RandomCrop(28, 28, padding: 2) and RandomHorizontalFlip) before them.</summary>
+    /// <summary>Fashion-MNIST: ToTensor and Fashion-MNIST normalisation (one channel: load with
+    /// <c>ImageLoaderOptions.Channels = 1</c>), with <paramref name="augmentations"/> (e.g. RandomCrop(28, 28, padding: 2)
+    /// and RandomHorizontalFlip) before them.</summary>
     public static ImagePipeline FashionMnist(params IImageTransform[] augmentations) =>
         new(augmentations.Length == 0 ? null : new Compose(augmentations), ExtractPixels.ToTensor(), NormalizeImage.FashionMnist);
 

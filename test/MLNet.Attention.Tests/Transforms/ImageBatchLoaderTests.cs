@@ -132,6 +132,18 @@ public sealed class ImageBatchLoaderTests
     }
 
     [TestMethod]
+    public void APipelineErrorNamesTheImage()
+    {
+        using var dir = new TempDir("pipeline-error");
+        var ds = Folder(dir, 4, w: 10, h: 8);
+        var loader = new ImageBatchLoader(ds, new ImagePipeline(new RandomCrop(12, 12)), new ImageLoaderOptions { BatchSize = 2, Workers = 2, Shuffle = false, OnBadInput = BadInputPolicy.Skip });
+        // the evaluation probe (a centre crop pads) works; the training crop of a smaller image does not
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => loader.Epoch(0).Select(b => { b.Dispose(); return 0; }).ToList());
+        StringAssert.Contains(e.Message, ds[0].Source.Name);
+        Assert.IsInstanceOfType<ArgumentException>(e.InnerException);
+    }
+
+    [TestMethod]
     public void StreamingThousandsOfImagesKeepsMemoryBoundedByThePrefetchDepth()
     {
         // Test-sized version of the 60,000-image benchmark: 2,500 PNGs of 64x64, upscaled to 96x96: the decoded
