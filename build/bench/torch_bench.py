@@ -4,11 +4,14 @@
 The models, the measurement protocol and the output format are those of TorchBench/Program.cs, op for op:
   convstack  conv3x3(3->64)-bn-relu stem, 4 conv3x3-bn-relu blocks (64, 128/s2, 128, 128/s2), avgpool, fc(10); 32x32 input
   seresnet   conv3x3(3->64)/s2-bn-relu stem, 3 SE basic blocks (64, 128/s2, 256/s2), avgpool, fc(10); 64x64 input
+  overhead   not a model: 1000 additions of 1-element tensors per iteration, so its ms/iteration is us per op call
 train: forward, cross-entropy, backward, SGD(momentum=0.9, foreach=False) step, zero_grad(set_to_none=True)
 infer: forward in eval mode under torch.inference_mode()
 Each: warm-up iterations, then timed iterations, each timed alone; median ms and images/s.
 """
 import argparse
+import ctypes
+import gc
 import json
 import platform
 import statistics
@@ -19,7 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-IMAGE_SIZE = {"convstack": 32, "seresnet": 64}
+IMAGE_SIZE = {"convstack": 32, "seresnet": 64, "overhead": 0}
+OVERHEAD_OPS = 1000
 NUM_CLASSES = 10
 
 
@@ -103,7 +107,7 @@ def build(name):
         return conv_stack()
     if name == "seresnet":
         return SEResNet()
-    raise SystemExit(f"unknown model '{name}' (convstack, seresnet, all)")
+    raise SystemExit(f"unknown model '{name}' (convstack, seresnet, overhead, all)")
 
 
 def rss_mb():
@@ -117,8 +121,48 @@ def rss_mb():
     return float("nan")
 
 
-def measure(name, mode, batch, warmup, iters):
-    torch.manual_seed(0)
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def heap_in_use_mb():
+    """Bytes the C heap has handed out (glibc mallinfo2: in-use chunks of every arena plus mmapped blocks)."""
+    try:
+        f = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return float("nan")
+    f.restype = _MallInfo2
+    m = f()
+    return (m.uordblks + m.hblkhd) / (1024.0 * 1024.0)
+
+
+def minor_faults():
+    with open("/proc/self/stat") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(")") + 2:].split()[7])
+
+
+def overhead_step(mode):
+    """Per-op cost: OVERHEAD_OPS additions of 1-element tensors, recording autograd (train) or in inference mode."""
+    a = torch.ones(1, requires_grad=(mode == "train"))
+    b = torch.ones(1)
+    add = torch.add
+    if mode == "train":
+        def step():
+            for _ in range(OVERHEAD_OPS):
+                add(a, b)
+    else:
+        def step():
+            with torch.inference_mode():
+                for _ in range(OVERHEAD_OPS):
+                    add(a, b)
+    return step
+
+
+def build_step(name, mode, batch):
+    if name == "overhead":
+        return overhead_step(mode), 0
     model = build(name)
     size = IMAGE_SIZE[name]
     x = torch.randn(batch, 3, size, size)
@@ -141,16 +185,26 @@ def measure(name, mode, batch, warmup, iters):
         def step():
             with torch.inference_mode():
                 model(x)
+    return step, params
 
+
+def measure(name, mode, batch, warmup, iters):
+    torch.manual_seed(0)
+    size = IMAGE_SIZE[name]
+    step, params = build_step(name, mode, batch)
     for _ in range(warmup):
         step()
-    rss_before = rss_mb()
+    gc.collect()  # as the C# side collects before its timed loop
+    rss_before, heap_before = rss_mb(), heap_in_use_mb()
+    faults = minor_faults()
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
         step()
         times.append((time.perf_counter() - t0) * 1000.0)
-    rss_after = rss_mb()
+    faults = (minor_faults() - faults) / iters
+    gc.collect()
+    rss_after, heap_after = rss_mb(), heap_in_use_mb()
     median = statistics.median(times)
     return {
         "model": name, "mode": mode, "batch": batch, "threads": torch.get_num_threads(), "image_size": size,
@@ -158,12 +212,13 @@ def measure(name, mode, batch, warmup, iters):
         "median_ms": median, "mean_ms": statistics.fmean(times), "min_ms": min(times), "max_ms": max(times),
         "images_per_s": batch * 1000.0 / median, "times_ms": times,
         "rss_mb_before": rss_before, "rss_mb_after": rss_after,
+        "heap_mb_before": heap_before, "heap_mb_after": heap_after, "minor_faults_per_iter": faults,
     }
 
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="all", choices=["convstack", "seresnet", "all"])
+    ap.add_argument("--model", default="all", choices=["convstack", "seresnet", "overhead", "all"])
     ap.add_argument("--mode", default="all", choices=["train", "infer", "all"])
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
@@ -173,16 +228,16 @@ def main(argv):
     a = ap.parse_args(argv)
 
     torch.set_num_threads(a.threads)
-    models = ["convstack", "seresnet"] if a.model == "all" else [a.model]
+    models = ["convstack", "seresnet", "overhead"] if a.model == "all" else [a.model]
     modes = ["train", "infer"] if a.mode == "all" else [a.mode]
     results = []
     for m in models:
         for mode in modes:
             r = measure(m, mode, a.batch, a.warmup, a.iters)
             results.append(r)
-            print(f"pytorch  {m:<10} {mode:<6} batch={r['batch']} threads={r['threads']} iters={r['iters']} "
+            print(f"pytorch  {m:<10} {mode:<6} batch={r['batch']} threads={r['threads']} params={r['parameters']} iters={r['iters']} "
                   f"median={r['median_ms']:.2f} ms  min={r['min_ms']:.2f} ms  {r['images_per_s']:.1f} img/s  "
-                  f"rss {r['rss_mb_before']:.0f}->{r['rss_mb_after']:.0f} MB", flush=True)
+                  f"rss {r['rss_mb_before']:.0f}->{r['rss_mb_after']:.0f} MB  heap in use {r['heap_mb_before']:.2f}->{r['heap_mb_after']:.2f} MB  faults/iter {r['minor_faults_per_iter']:.0f}", flush=True)
     if a.json:
         doc = {"impl": "pytorch", "runtime": f"python {platform.python_version()}", "torch": torch.__version__,
                "results": results}

@@ -29,6 +29,9 @@ MLT_API const char* mlt_last_error(void);
 MLT_API const char* mlt_version(void);          /* libtorch version this library was built with */
 MLT_API int mlt_set_num_threads(int n);
 MLT_API int mlt_get_num_threads(void);
+/* glibc only: fixes malloc's mmap and trim thresholds (bytes) so libtorch's large activation buffers are reused
+   instead of being returned to the OS and faulted in again every step. Returns 1 when applied, 0 when not glibc. */
+MLT_API int mlt_configure_malloc(int64_t mmap_threshold, int64_t trim_threshold);
 MLT_API int mlt_manual_seed(uint64_t seed);
 MLT_API int mlt_cuda_is_available(void);
 MLT_API int mlt_cuda_device_count(void);

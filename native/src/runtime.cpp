@@ -1,5 +1,8 @@
 // Errors, threads, seeds, devices, grad mode.
 #include "common.h"
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace mlt {
 static thread_local std::string g_error;
@@ -28,6 +31,17 @@ int mlt_set_num_threads(int n) {
   });
 }
 int mlt_get_num_threads(void) { return at::get_num_threads(); }
+
+int mlt_configure_malloc(int64_t mmap_threshold, int64_t trim_threshold) {
+#if defined(__GLIBC__)
+  // Both must be set: setting either one disables glibc's dynamic adjustment of the other.
+  int a = mallopt(M_MMAP_THRESHOLD, static_cast<int>(mmap_threshold));
+  int b = mallopt(M_TRIM_THRESHOLD, static_cast<int>(trim_threshold));
+  return (a == 1 && b == 1) ? 1 : 0;
+#else
+  return 0;
+#endif
+}
 
 int mlt_manual_seed(uint64_t seed) { return guard_int([&] { torch::manual_seed(seed); }); }
 

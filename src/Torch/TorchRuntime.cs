@@ -23,6 +23,19 @@ public static class TorchRuntime
         }
     }
 
+    /// <summary>
+    /// True when MLNet.Attention pinned glibc's malloc thresholds at load so libtorch's large buffers are reused
+    /// between steps (set MLNET_ATTENTION_MALLOC_TUNING=0 before the first tensor to opt out).
+    /// </summary>
+    public static bool CpuAllocatorTuned
+    {
+        get
+        {
+            _ = NumThreads; // loads the native library if nothing has yet
+            return NativeLibraryLoader.AllocatorTuned;
+        }
+    }
+
     /// <summary>Seeds libtorch's CPU and CUDA generators (<c>torch.manual_seed</c>).</summary>
     public static void ManualSeed(ulong seed) => NativeMethods.Check(NativeMethods.mlt_manual_seed(seed));
 

@@ -161,6 +161,7 @@ public sealed class TensorTests
         TorchRuntime.ManualSeed(42);
         CollectionAssert.AreEqual(a, Tensor.Randn(new long[] { 5 }).ToArray<float>());
         StringAssert.StartsWith(TorchRuntime.Version, "1.");
+        Assert.IsTrue(TorchRuntime.CpuAllocatorTuned, "glibc malloc thresholds are pinned at load");
         Assert.AreEqual(Device.Cuda(1), Device.Parse("cuda:1"));
         Assert.AreEqual(Device.Cpu, Device.Parse("CPU"));
         Assert.ThrowsExactly<ArgumentException>(() => Device.Parse("tpu"));

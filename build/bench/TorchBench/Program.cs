@@ -4,10 +4,14 @@
 //   convstack  conv3x3(3->64)-bn-relu stem, 4 conv3x3-bn-relu blocks (64, 128/s2, 128, 128/s2), avgpool, fc(10); 32x32 input
 //   seresnet   conv3x3(3->64)/s2-bn-relu stem, 3 SE basic blocks (64, 128/s2, 256/s2), avgpool, fc(10); 64x64 input
 //
+//   overhead   not a model: 1000 additions of 1-element tensors per iteration, so its ms/iteration is µs per op call
+//
 // train: forward, cross-entropy, backward, SGD(momentum 0.9) step, ZeroGrad (set to none), all inside a DisposeScope
 // infer: forward in eval mode under InferenceMode, inside a DisposeScope
+// Each: warm-up iterations, then timed iterations, each timed alone; median ms and images/s.
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using MLNet.Attention.Torch;
 using MLNet.Attention.Torch.Nn;
@@ -33,6 +37,21 @@ internal static class Blocks
         new Linear(128, Program.NumClasses));
 }
 
+/// <summary>Chaining helper for the forward passes below.</summary>
+internal static class Chain
+{
+    /// <summary>
+    /// Returns <paramref name="next"/> after disposing <paramref name="previous"/> (unless an in-place layer returned
+    /// it), so that an intermediate is released as soon as it is consumed, as the reference counting of the Python
+    /// version does (autograd keeps alive what backward needs on its own).
+    /// </summary>
+    internal static Tensor Then(Tensor previous, Tensor next)
+    {
+        if (!ReferenceEquals(previous, next)) previous.Dispose();
+        return next;
+    }
+}
+
 /// <summary>Squeeze-and-excitation: pool → fc(C, C/16, no bias) → ReLU → fc(C/16, C, no bias) → sigmoid → scale.</summary>
 internal sealed class SqueezeExcite : Module<Tensor, Tensor>
 {
@@ -54,13 +73,14 @@ internal sealed class SqueezeExcite : Module<Tensor, Tensor>
 
     public override Tensor Forward(Tensor input)
     {
-        using var pooled = _pool.Forward(input);
-        using var flat = pooled.Flatten(1);
-        using var h = _relu.Forward(_fc1.Forward(flat)); // in-place ReLU returns its input
-        using var g = _fc2.Forward(h);
-        using var s = _sigmoid.Forward(g);
-        using var v = s.View(-1, _channels, 1, 1);
-        return input.Mul(v);
+        var s = _pool.Forward(input);
+        s = Chain.Then(s, s.Flatten(1));
+        s = Chain.Then(s, _fc1.Forward(s));
+        s = _relu.Forward(s); // in place
+        s = Chain.Then(s, _fc2.Forward(s));
+        s = Chain.Then(s, _sigmoid.Forward(s));
+        using var scale = Chain.Then(s, s.View(-1, _channels, 1, 1));
+        return input.Mul(scale);
     }
 }
 
@@ -87,22 +107,22 @@ internal sealed class SEBasicBlock : Module<Tensor, Tensor>
 
     public override Tensor Forward(Tensor input)
     {
-        Tensor outp;
-        using (var c1 = _conv1.Forward(input))
-        using (var b1 = _relu.Forward(_bn1.Forward(c1)))
-        using (var c2 = _conv2.Forward(b1))
-        using (var b2 = _bn2.Forward(c2))
-            outp = _se.Forward(b2);
+        var x = _conv1.Forward(input);
+        x = Chain.Then(x, _bn1.Forward(x));
+        x = _relu.Forward(x); // in place
+        x = Chain.Then(x, _conv2.Forward(x));
+        x = Chain.Then(x, _bn2.Forward(x));
+        x = Chain.Then(x, _se.Forward(x));
         if (_downsample is null)
         {
-            outp.Add_(input);
+            x.Add_(input);
         }
         else
         {
             using var identity = _downsample.Forward(input);
-            outp.Add_(identity);
+            x.Add_(identity);
         }
-        return _relu.Forward(outp);
+        return _relu.Forward(x); // in place
     }
 }
 
@@ -130,14 +150,15 @@ internal sealed class SEResNet : Module<Tensor, Tensor>
 
     public override Tensor Forward(Tensor input)
     {
-        using var c = _conv1.Forward(input);
-        using var x0 = _relu.Forward(_bn1.Forward(c));
-        using var x1 = _layer1.Forward(x0);
-        using var x2 = _layer2.Forward(x1);
-        using var x3 = _layer3.Forward(x2);
-        using var p = _pool.Forward(x3);
-        using var f = p.Flatten(1);
-        return _fc.Forward(f);
+        var x = _conv1.Forward(input);
+        x = Chain.Then(x, _bn1.Forward(x));
+        x = _relu.Forward(x); // in place
+        x = Chain.Then(x, _layer1.Forward(x));
+        x = Chain.Then(x, _layer2.Forward(x));
+        x = Chain.Then(x, _layer3.Forward(x));
+        x = Chain.Then(x, _pool.Forward(x));
+        x = Chain.Then(x, x.Flatten(1));
+        return Chain.Then(x, _fc.Forward(x));
     }
 }
 
@@ -145,7 +166,7 @@ internal sealed class SEResNet : Module<Tensor, Tensor>
 internal sealed record Result(
     string Model, string Mode, int Batch, int Threads, int ImageSize, long Parameters, int Warmup, int Iters,
     double MedianMs, double MeanMs, double MinMs, double MaxMs, double ImagesPerS, double[] TimesMs,
-    double RssMbBefore, double RssMbAfter, double ManagedBytesPerIter, int Gen0Collections, int Gen2Collections,
+    double RssMbBefore, double RssMbAfter, double HeapMbBefore, double HeapMbAfter, double MinorFaultsPerIter, double ManagedBytesPerIter, int Gen0Collections, int Gen2Collections,
     int LiveTensorsAfterStep);
 
 internal static class Program
@@ -158,7 +179,7 @@ internal static class Program
     {
         "convstack" => Blocks.ConvStack(),
         "seresnet" => new SEResNet(),
-        _ => throw new ArgumentException($"unknown model '{name}' (convstack, seresnet, all)"),
+        _ => throw new ArgumentException($"unknown model '{name}' (convstack, seresnet, overhead, all)"),
     };
 
     private static double RssMb()
@@ -169,78 +190,155 @@ internal static class Program
         return double.NaN;
     }
 
-    private static Result Measure(string name, string mode, int batch, int warmup, int iters)
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MallInfo2
     {
-        TorchRuntime.ManualSeed(0);
-        using var model = Build(name);
-        int size = ImageSize[name];
-        using var x = Tensor.Randn(new long[] { batch, 3, size, size });
+        public nuint Arena, Ordblks, Smblks, Hblks, Hblkhd, Usmblks, Fsmblks, Uordblks, Fordblks, Keepcost;
+    }
+
+    [DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallInfo2 NativeMallInfo2();
+
+    /// <summary>
+    /// Bytes the C heap has handed out and not taken back (glibc mallinfo2: in-use chunks of every arena plus mmapped
+    /// blocks). Unlike RSS it does not move with fragmentation or trimming, so equal values before and after the
+    /// timed loop mean no native memory was leaked.
+    /// </summary>
+    private static double HeapInUseMb()
+    {
+        try
+        {
+            var m = NativeMallInfo2();
+            return (m.Uordblks + m.Hblkhd) / (1024.0 * 1024.0);
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return double.NaN;
+        }
+    }
+
+    /// <summary>Minor page faults of this process so far (/proc/self/stat field 10).</summary>
+    private static long MinorFaults()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[7], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Small ops per iteration of the "overhead" pseudo-model.</summary>
+    internal const int OverheadOps = 1000;
+
+    /// <summary>
+    /// Builds one step of <paramref name="name"/> in <paramref name="mode"/>. The step returns the number of
+    /// tensors still registered in its dispose scope at its end when asked to probe (outside the timed loop).
+    /// </summary>
+    private static Func<bool, int> BuildStep(string name, string mode, int batch, List<IDisposable> owned, out int imageSize, out long parameters)
+    {
+        if (name == "overhead")
+        {
+            // Per-op cost of the binding: OverheadOps additions of 1-element tensors, recording autograd
+            // ("train") or under inference mode ("infer"). One iteration's milliseconds are microseconds per op.
+            imageSize = 0;
+            parameters = 0;
+            var a = Tensor.Ones(new long[] { 1 }, requiresGrad: mode == "train");
+            var b = Tensor.Ones(new long[] { 1 });
+            owned.Add(a);
+            owned.Add(b);
+            if (mode == "train")
+                return probe =>
+                {
+                    using var scope = Tensor.NewDisposeScope();
+                    for (int i = 0; i < OverheadOps; i++) a.Add(b).Dispose();
+                    return probe ? scope.Count : 0;
+                };
+            return probe =>
+            {
+                using var inference = TorchRuntime.InferenceMode();
+                using var scope = Tensor.NewDisposeScope();
+                for (int i = 0; i < OverheadOps; i++) a.Add(b).Dispose();
+                return probe ? scope.Count : 0;
+            };
+        }
+
+        var model = Build(name);
+        owned.Add(model);
+        imageSize = ImageSize[name];
+        var x = Tensor.Randn(new long[] { batch, 3, imageSize, imageSize });
+        owned.Add(x);
         var rng = new Random(0);
         var labels = new long[batch];
         for (int i = 0; i < batch; i++) labels[i] = rng.Next(NumClasses);
-        using var y = Tensor.FromArray<long>(labels, batch);
-        long parameters = model.ParameterCount();
+        var y = Tensor.FromArray<long>(labels, batch);
+        owned.Add(y);
+        parameters = model.ParameterCount();
 
-        SGD? opt = null;
-        Action step;
-        int liveAfterStep = 0;
         if (mode == "train")
         {
             model.Train();
-            opt = new SGD(model.Parameters(), learningRate: 0.01, momentum: 0.9);
-            var o = opt;
-            step = () =>
+            var opt = new SGD(model.Parameters(), learningRate: 0.01, momentum: 0.9);
+            owned.Add(opt);
+            return probe =>
             {
                 using var scope = Tensor.NewDisposeScope();
                 var logits = model.Forward(x);
                 var loss = F.CrossEntropy(logits, y);
                 loss.Backward();
-                o.Step();
-                o.ZeroGrad();
-                liveAfterStep = scope.Count;
+                opt.Step();
+                opt.ZeroGrad();
+                return probe ? scope.Count : 0;
             };
         }
-        else
+        model.Eval();
+        return probe =>
         {
-            model.Eval();
-            step = () =>
-            {
-                using var inference = TorchRuntime.InferenceMode();
-                using var scope = Tensor.NewDisposeScope();
-                model.Forward(x);
-                liveAfterStep = scope.Count;
-            };
-        }
+            using var inference = TorchRuntime.InferenceMode();
+            using var scope = Tensor.NewDisposeScope();
+            model.Forward(x);
+            return probe ? scope.Count : 0;
+        };
+    }
 
+    private static Result Measure(string name, string mode, int batch, int warmup, int iters)
+    {
+        TorchRuntime.ManualSeed(0);
+        var owned = new List<IDisposable>();
         try
         {
-            for (int i = 0; i < warmup; i++) step();
+            var step = BuildStep(name, mode, batch, owned, out int size, out long parameters);
+            for (int i = 0; i < warmup; i++) step(false);
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            double rssBefore = RssMb();
+            double rssBefore = RssMb(), heapBefore = HeapInUseMb();
             int gen0 = GC.CollectionCount(0), gen2 = GC.CollectionCount(2);
             long allocated = GC.GetAllocatedBytesForCurrentThread();
+            long faults = MinorFaults();
             var times = new double[iters];
             for (int i = 0; i < iters; i++)
             {
                 long t0 = Stopwatch.GetTimestamp();
-                step();
+                step(false);
                 times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
             }
+            double faultsPerIter = (MinorFaults() - faults) / (double)iters;
             double managedPerIter = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)iters;
             gen0 = GC.CollectionCount(0) - gen0;
             gen2 = GC.CollectionCount(2) - gen2;
-            double rssAfter = RssMb();
+            // Collect first, as before the loop: each Tensor's SafeHandle sits in the runtime's finalization queue
+            // (a native array, ~8 bytes per handle) until a GC runs, even when disposed; it is not a leak.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            double rssAfter = RssMb(), heapAfter = HeapInUseMb();
+            int liveAfterStep = step(true); // untimed probe: what the scope still had to dispose at the end of a step
             var sorted = (double[])times.Clone();
             Array.Sort(sorted);
             double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
             return new Result(name, mode, batch, TorchRuntime.NumThreads, size, parameters, warmup, iters,
                 median, times.Average(), sorted[0], sorted[^1], batch * 1000.0 / median, times,
-                rssBefore, rssAfter, managedPerIter, gen0, gen2, liveAfterStep);
+                rssBefore, rssAfter, heapBefore, heapAfter, faultsPerIter, managedPerIter, gen0, gen2, liveAfterStep);
         }
         finally
         {
-            opt?.Dispose();
+            for (int i = owned.Count - 1; i >= 0; i--) owned[i].Dispose();
         }
     }
 
@@ -262,7 +360,7 @@ internal static class Program
                 case "--iters": iters = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--json": json = Next(); break;
                 case "-h" or "--help":
-                    Console.WriteLine("TorchBench [--model convstack|seresnet|all] [--mode train|infer|all] [--batch 32] [--threads 2] [--warmup 3] [--iters 10] [--json out.json]");
+                    Console.WriteLine("TorchBench [--model convstack|seresnet|overhead|all] [--mode train|infer|all] [--batch 32] [--threads 2] [--warmup 3] [--iters 10] [--json out.json]");
                     return 0;
                 default:
                     Console.Error.WriteLine($"unknown argument '{args[i]}' (see --help)");
@@ -276,7 +374,18 @@ internal static class Program
         }
 
         TorchRuntime.NumThreads = threads;
-        var models = model == "all" ? new[] { "convstack", "seresnet" } : new[] { model };
+        var models = model == "all" ? new[] { "convstack", "seresnet", "overhead" } : new[] { model };
+        foreach (var m in models)
+            if (m is not ("convstack" or "seresnet" or "overhead"))
+            {
+                Console.Error.WriteLine($"unknown model '{m}' (convstack, seresnet, overhead, all)");
+                return 2;
+            }
+        if (mode is not ("train" or "infer" or "all"))
+        {
+            Console.Error.WriteLine($"unknown mode '{mode}' (train, infer, all)");
+            return 2;
+        }
         var modes = mode == "all" ? new[] { "train", "infer" } : new[] { mode };
         var results = new List<Result>();
         foreach (var m in models)
@@ -285,8 +394,8 @@ internal static class Program
                 var r = Measure(m, md, batch, warmup, iters);
                 results.Add(r);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"csharp   {m,-10} {md,-6} batch={r.Batch} threads={r.Threads} iters={r.Iters} median={r.MedianMs:F2} ms  min={r.MinMs:F2} ms  {r.ImagesPerS:F1} img/s  " +
-                    $"rss {r.RssMbBefore:F0}->{r.RssMbAfter:F0} MB  managed {r.ManagedBytesPerIter / 1024:F1} KiB/iter  gc0={r.Gen0Collections} gc2={r.Gen2Collections}  live tensors after step={r.LiveTensorsAfterStep}"));
+                    $"csharp   {m,-10} {md,-6} batch={r.Batch} threads={r.Threads} params={r.Parameters} iters={r.Iters} median={r.MedianMs:F2} ms  min={r.MinMs:F2} ms  {r.ImagesPerS:F1} img/s  " +
+                    $"rss {r.RssMbBefore:F0}->{r.RssMbAfter:F0} MB  heap in use {r.HeapMbBefore:F2}->{r.HeapMbAfter:F2} MB  faults/iter {r.MinorFaultsPerIter:F0}  managed {r.ManagedBytesPerIter / 1024:F1} KiB/iter  gc0={r.Gen0Collections} gc2={r.Gen2Collections}  live tensors after step={r.LiveTensorsAfterStep}"));
             }
 
         if (json is not null)
@@ -319,6 +428,9 @@ internal static class Program
                 w.WriteEndArray();
                 w.WriteNumber("rss_mb_before", r.RssMbBefore);
                 w.WriteNumber("rss_mb_after", r.RssMbAfter);
+                w.WriteNumber("heap_mb_before", r.HeapMbBefore);
+                w.WriteNumber("heap_mb_after", r.HeapMbAfter);
+                w.WriteNumber("minor_faults_per_iter", r.MinorFaultsPerIter);
                 w.WriteNumber("managed_bytes_per_iter", r.ManagedBytesPerIter);
                 w.WriteNumber("gen0_collections", r.Gen0Collections);
                 w.WriteNumber("gen2_collections", r.Gen2Collections);
