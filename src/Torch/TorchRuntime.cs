@@ -36,6 +36,13 @@ public static class TorchRuntime
         }
     }
 
+    /// <summary>
+    /// Makes <c>[DllImport("mlnet_torch")]</c> declarations in <paramref name="assembly"/> resolve to the native library this
+    /// package loads (same search order, same error message), for assemblies that add their own native entry points.
+    /// Call once per assembly, before its first native call (e.g. from a static constructor).
+    /// </summary>
+    public static void RegisterNativeLibraryResolver(System.Reflection.Assembly assembly) => NativeLibraryLoader.RegisterFor(assembly);
+
     /// <summary>Seeds libtorch's CPU and CUDA generators (<c>torch.manual_seed</c>).</summary>
     public static void ManualSeed(ulong seed) => NativeMethods.Check(NativeMethods.mlt_manual_seed(seed));
 

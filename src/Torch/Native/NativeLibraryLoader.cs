@@ -26,6 +26,14 @@ internal static unsafe class NativeLibraryLoader
             NativeLibrary.SetDllImportResolver(typeof(NativeLibraryLoader).Assembly, Resolve);
     }
 
+    /// <summary>Lets another assembly's <c>[DllImport("mlnet_torch")]</c> declarations resolve to the same loaded library.</summary>
+    internal static void RegisterFor(Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        if (assembly == typeof(NativeLibraryLoader).Assembly) { EnsureRegistered(); return; }
+        NativeLibrary.SetDllImportResolver(assembly, Resolve);
+    }
+
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
     {
         if (name != NativeMethods.Lib) return IntPtr.Zero;
