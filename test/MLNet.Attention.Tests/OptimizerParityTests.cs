@@ -80,3 +80,45 @@ public sealed class OptimizerParityTests
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new AdamW(new[] { p }, 0.1, beta1: 1.0));
     }
 }
+
+[TestClass]
+public sealed class OptimizerStateRestoreTests
+{
+    private static (Tensor P, Tensor G) Param(float v) =>
+        (Tensor.FromArray(new float[] { v, -v, 2 * v }).DetachFromDisposeScope().RequiresGrad_(), Tensor.FromArray(new float[] { 0.5f, -1, 0.25f }).DetachFromDisposeScope());
+
+    [TestMethod]
+    public void RestoredSgdContinuesExactlyLikeTheUninterruptedRun()
+    {
+        var (a, g) = Param(1);
+        var (b, _) = Param(1);
+        using var optA = new SGD(new[] { a }, 0.1, momentum: 0.9, nesterov: true);
+        using var optB = new SGD(new[] { b }, 0.1, momentum: 0.9, nesterov: true);
+        a.Grad = g; b.Grad = g;
+        optA.Step(); optB.Step();
+        // B "resumes": parameters and buffer copied from A's checkpoint into a fresh optimizer
+        using var optC = new SGD(new[] { b }, 0.1, momentum: 0.9, nesterov: true);
+        optC.SetMomentumBuffer(0, 0, optB.MomentumBuffer(0, 0));
+        Assert.AreNotSame(optB.MomentumBuffer(0, 0), optC.MomentumBuffer(0, 0));
+        optA.Step(); optC.Step();
+        CollectionAssert.AreEqual(a.ToArray<float>(), b.ToArray<float>());
+        Assert.ThrowsExactly<ArgumentException>(() => optC.SetMomentumBuffer(0, 0, Tensor.Zeros(new long[] { 2 })));
+    }
+
+    [TestMethod]
+    public void RestoredAdamWContinuesExactlyLikeTheUninterruptedRun()
+    {
+        var (a, g) = Param(1);
+        var (b, _) = Param(1);
+        using var optA = new AdamW(new[] { a }, 0.01, amsGrad: true);
+        a.Grad = g; b.Grad = g;
+        optA.Step(); optA.Step();
+        b.SetData(a.Detach());
+        using var optB = new AdamW(new[] { b }, 0.01, amsGrad: true);
+        optB.SetState(0, 0, optA.ExpAvg(0, 0), optA.ExpAvgSq(0, 0), optA.MaxExpAvgSq(0, 0), optA.StepCount(0, 0));
+        Assert.AreEqual(2, optB.StepCount(0, 0));
+        optA.Step(); optB.Step();
+        CollectionAssert.AreEqual(a.ToArray<float>(), b.ToArray<float>());
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => optB.SetState(0, 0, null, null, null, -1));
+    }
+}

@@ -49,6 +49,36 @@ public sealed class AdamW : Optimizer
     public Tensor? ExpAvg(int group, int index) => _mT[group][index];
     /// <summary>Second moment of parameter <paramref name="index"/> in group <paramref name="group"/>.</summary>
     public Tensor? ExpAvgSq(int group, int index) => _vT[group][index];
+    /// <summary>The AMSGrad running maximum of the second moment of parameter <paramref name="index"/> (null without AMSGrad or before its first step).</summary>
+    public Tensor? MaxExpAvgSq(int group, int index) => _vmaxT[group][index];
+
+    /// <summary>
+    /// Restores the state of parameter <paramref name="index"/> in group <paramref name="group"/> (from a checkpoint):
+    /// copies of the moments (detached, on the parameter's device and dtype) and the step count. Null moments clear
+    /// them (the next step starts them at zero, as the first step does).
+    /// </summary>
+    /// <exception cref="ArgumentException">A moment's shape differs from the parameter's.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="stepCount"/> is negative.</exception>
+    public void SetState(int group, int index, Tensor? expAvg, Tensor? expAvgSq, Tensor? maxExpAvgSq, long stepCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
+        var p = ParamGroups[group].Parameters[index];
+        var m = OptimizerState.CopyFor(p, expAvg, $"exp_avg of parameter {index} in group {group}");
+        var v = OptimizerState.CopyFor(p, expAvgSq, $"exp_avg_sq of parameter {index} in group {group}");
+        var vmax = OptimizerState.CopyFor(p, maxExpAvgSq, $"max_exp_avg_sq of parameter {index} in group {group}");
+        Replace(_m, _mT, group, index, m);
+        Replace(_v, _vT, group, index, v);
+        Replace(_vmax, _vmaxT, group, index, vmax);
+        _steps[group][index] = stepCount;
+    }
+
+    private static void Replace(IntPtr[][] handles, Tensor?[][] tensors, int group, int index, Tensor? value)
+    {
+        tensors[group][index]?.Dispose();
+        tensors[group][index] = value;
+        handles[group][index] = value is null ? IntPtr.Zero : value.RawHandle;
+    }
+
     /// <summary>Number of updates parameter <paramref name="index"/> of group <paramref name="group"/> received.</summary>
     public long StepCount(int group, int index) => _steps[group][index];
 

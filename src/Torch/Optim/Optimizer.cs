@@ -80,3 +80,17 @@ public abstract class Optimizer : IDisposable
     /// <summary>Frees owned state.</summary>
     protected virtual void Dispose(bool disposing) { }
 }
+
+/// <summary>Helpers for restoring optimizer state from checkpoints.</summary>
+internal static class OptimizerState
+{
+    /// <summary>A detached, contiguous copy of <paramref name="state"/> on <paramref name="parameter"/>'s device and dtype, owned by the caller (null stays null).</summary>
+    internal static Tensor? CopyFor(Tensor parameter, Tensor? state, string what)
+    {
+        if (state is null) return null;
+        if (!state.Shape.SequenceEqual(parameter.Shape))
+            throw new ArgumentException($"{what} has shape [{string.Join(", ", state.Shape)}], the parameter [{string.Join(", ", parameter.Shape)}]", nameof(state));
+        using var detached = state.Detach();
+        return detached.To(parameter.Device, parameter.DType, copy: true).DetachFromDisposeScope();
+    }
+}

@@ -44,6 +44,20 @@ public sealed class SGD : Optimizer
     /// <summary>The momentum buffer of parameter <paramref name="index"/> in group <paramref name="group"/> (null before the first step).</summary>
     public Tensor? MomentumBuffer(int group, int index) => _bufferTensors[group][index];
 
+    /// <summary>
+    /// Restores the momentum buffer of parameter <paramref name="index"/> in group <paramref name="group"/> (from a
+    /// checkpoint): the optimizer keeps its own detached copy on the parameter's device and dtype; null clears it (the
+    /// next step then starts the buffer from the gradient, as the first step does).
+    /// </summary>
+    /// <exception cref="ArgumentException">The buffer's shape differs from the parameter's.</exception>
+    public void SetMomentumBuffer(int group, int index, Tensor? buffer)
+    {
+        var copy = OptimizerState.CopyFor(ParamGroups[group].Parameters[index], buffer, $"momentum buffer of parameter {index} in group {group}");
+        _bufferTensors[group][index]?.Dispose();
+        _bufferTensors[group][index] = copy;
+        _buffers[group][index] = copy is null ? IntPtr.Zero : copy.RawHandle;
+    }
+
     /// <inheritdoc/>
     public override unsafe void Step()
     {
