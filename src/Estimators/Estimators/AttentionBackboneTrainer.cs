@@ -1,0 +1,799 @@
+using System.Globalization;
+using System.Runtime.ExceptionServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MLNet.Attention.Backbones.Models;
+using MLNet.Attention.Data;
+using MLNet.Attention.Packaging;
+using MLNet.Attention.Torch;
+using MLNet.Attention.Torch.Nn;
+using MLNet.Attention.Torch.Serialization;
+using MLNet.Attention.Trainers;
+using MLNet.Attention.Transforms;
+
+namespace MLNet.Attention.Estimators;
+
+/// <summary>
+/// Trains any backbone of the <see cref="ModelRegistry"/> (SE-ResNet, EPSANet, CBAM, BAM, ECA, Residual Attention,
+/// MobileNetV2-CA, BoTNet, MobileViTv2, C2f-CA, ...) as a multiclass image classifier — the one trainer behind every
+/// <c>MulticlassClassification.Trainers.*</c> method, which differ only in the default <see cref="Options.Arch"/>.
+/// </summary>
+/// <remarks>
+/// <para>The feature column must come from images: a chain of the catalog's image transforms (<c>LoadImages</c>,
+/// <c>ResizeImages</c>, <c>ExtractPixels</c>, <c>NormalizeImage</c>, augmentations ...) over a column of paths, bytes or
+/// images. <see cref="Fit(IDataView)"/> reads that chain back and hands it to the training engine's streaming batch loader, which
+/// decodes and transforms the images on worker threads — random augmentations apply only here. The labels can be
+/// text or integers; their distinct values, sorted, are the classes, kept in the model.</para>
+/// <para>Output columns: <c>Score</c>, the class probabilities (a vector with the class names as slot names), and
+/// <c>PredictedLabel</c>, the most probable class as an original label value.</para>
+/// </remarks>
+public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTransformer>
+{
+    private const string Source = nameof(AttentionBackboneTrainer);
+    private readonly MLContext _env;
+    private readonly Options _options;
+    private readonly string _arch;
+
+    /// <summary>The trainer's options (ML.NET's names).</summary>
+    public sealed class Options
+    {
+        /// <summary>The label column: text or integers (default "Label").</summary>
+        public string LabelColumnName = DefaultColumnNames.Label;
+        /// <summary>The image feature column (default "Features"): pixels from <c>ExtractPixels</c>, or images, bytes or paths.</summary>
+        public string FeatureColumnName = DefaultColumnNames.Features;
+        /// <summary>The output column of class probabilities (default "Score").</summary>
+        public string ScoreColumnName = DefaultColumnNames.Score;
+        /// <summary>The output column of the predicted label (default "PredictedLabel").</summary>
+        public string PredictedLabelColumnName = DefaultColumnNames.PredictedLabel;
+
+        /// <summary>The backbone: a <see cref="ModelRegistry"/> name ("seresnet50", "epsanet50", ...); null: the catalog method's model.</summary>
+        public string? Arch;
+        /// <summary>An attention layer for families that take one (ResNet, MobileViTv2, C2f: "se", "cbam", "eca", "ca", ...); null: the model's own.</summary>
+        public string? Attention;
+        /// <summary>Scales every stage's channel count (default 1; e.g. 0.25 for a small, fast model).</summary>
+        public double WidthMultiplier = 1.0;
+        /// <summary>The small-image form for 28–96 px inputs: a stride-1 stem without max-pool (default false).</summary>
+        public bool SmallImage;
+
+        /// <summary>Images per batch (default 32).</summary>
+        public int BatchSize = 32;
+        /// <summary>Epochs (default 10).</summary>
+        public int MaxEpoch = 10;
+        /// <summary>The (peak) learning rate (default 0.01).</summary>
+        public double LearningRate = 0.01;
+        /// <summary>Weight decay (default 1e-4).</summary>
+        public double WeightDecay = 1e-4;
+        /// <summary>The optimizer (default SGD with Nesterov momentum 0.9).</summary>
+        public OptimizerKind Optimizer = OptimizerKind.Sgd;
+        /// <summary>SGD momentum (default 0.9).</summary>
+        public double Momentum = 0.9;
+        /// <summary>Nesterov momentum for SGD (default true).</summary>
+        public bool Nesterov = true;
+        /// <summary>The learning-rate schedule (default cosine annealing).</summary>
+        public LearningRateScheduler LearningRateScheduler = LearningRateScheduler.Cosine;
+        /// <summary>Label smoothing of the training loss, in [0, 1) (default 0).</summary>
+        public double LabelSmoothing;
+        /// <summary>Clip the gradient norm to this value (default: no clipping).</summary>
+        public double? GradientClipNorm;
+
+        /// <summary>Validation data, transformed by the same chain (null: <see cref="ValidationSetFraction"/>).</summary>
+        public IDataView? ValidationSet;
+        /// <summary>Without <see cref="ValidationSet"/>: the fraction of the training data held out for validation, stratified (default 0: none).</summary>
+        public float ValidationSetFraction;
+        /// <summary>Stop when the validation metric stops improving, and keep the best epoch's weights (needs validation data); null: never.</summary>
+        public EarlyStopping? EarlyStoppingCriteria;
+        /// <summary>Called after every epoch with its metrics.</summary>
+        public Action<EpochMetrics>? MetricsCallback;
+
+        /// <summary>Weights to start from: a safetensors file or a PyTorch <c>torch.save</c> file (.pth/.pt). The
+        /// classifier head is re-initialised when its class count differs; every other tensor must fit.</summary>
+        public string? PretrainedWeightsPath;
+        /// <summary>Train only the classifier head (default false).</summary>
+        public bool FreezeBackbone;
+
+        /// <summary>Seed of the initialisation, shuffles, augmentation and validation split (null: the context's).</summary>
+        public int? Seed;
+        /// <summary>A folder for per-epoch checkpoints; <see cref="Fit(IDataView)"/> resumes from the last one (null: none).</summary>
+        public string? CheckpointDirectory;
+        /// <summary>Image decoding threads (null: the machine's cores).</summary>
+        public int? Workers;
+        /// <summary>Images that cannot be loaded: throw (default) or skip and report.</summary>
+        public BadInputPolicy OnBadInput = BadInputPolicy.Throw;
+    }
+
+    internal AttentionBackboneTrainer(MLContext env, Options options, string defaultArch)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(options);
+        _env = env;
+        _options = options;
+        _arch = options.Arch ?? (defaultArch == AnyArch ? throw new ArgumentException("Options.Arch must name the model: one of " + string.Join(", ", ModelRegistry.All.Select(m => m.Name)), nameof(options)) : defaultArch);
+        var info = ModelRegistry.Get(_arch);
+        var family = defaultArch == AnyArch ? info.Family : ModelRegistry.Get(defaultArch).Family;
+        if (info.Family != family)
+            throw new ArgumentException($"Arch '{options.Arch}' is a {info.Family} model; this trainer trains the {family} family ({string.Join(", ", ModelRegistry.All.Where(m => m.Family == family).Select(m => m.Name))}); use AttentionBackbone for any registered model", nameof(options));
+        foreach (var (name, value) in new[] { ("LabelColumnName", options.LabelColumnName), ("FeatureColumnName", options.FeatureColumnName), ("ScoreColumnName", options.ScoreColumnName), ("PredictedLabelColumnName", options.PredictedLabelColumnName) })
+            if (string.IsNullOrEmpty(value)) throw new ArgumentException($"{name} must name a column", nameof(options));
+        if (options.ScoreColumnName == options.PredictedLabelColumnName)
+            throw new ArgumentException($"ScoreColumnName and PredictedLabelColumnName are both '{options.ScoreColumnName}'", nameof(options));
+        if (!(options.ValidationSetFraction >= 0 && options.ValidationSetFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(options), options.ValidationSetFraction, "ValidationSetFraction must be in [0, 1)");
+        if (options.Workers is < 0) throw new ArgumentOutOfRangeException(nameof(options), options.Workers, "Workers must be >= 0");
+        ArgumentNullException.ThrowIfNull(options.LearningRateScheduler, nameof(options.LearningRateScheduler));
+        new BackboneOptions(2, 3, options.SmallImage, options.WidthMultiplier, options.Attention).Validate();
+        Settings(1).Validate();
+    }
+
+    /// <summary>The registry name meaning "no family check" (AttentionBackbone).</summary>
+    internal const string AnyArch = "";
+
+    /// <summary>The registry name of the model trained.</summary>
+    public string Arch => _arch;
+
+    private TrainingSettings Settings(ulong seed)
+    {
+        var o = _options;
+        var s = new TrainingSettings
+        {
+            BatchSize = o.BatchSize,
+            MaxEpoch = o.MaxEpoch,
+            LearningRate = o.LearningRate,
+            WeightDecay = o.WeightDecay,
+            Optimizer = o.Optimizer,
+            Momentum = o.Momentum,
+            Nesterov = o.Nesterov,
+            LabelSmoothing = o.LabelSmoothing,
+            EarlyStoppingPatience = o.EarlyStoppingCriteria?.Patience,
+            EarlyStoppingMetric = o.EarlyStoppingCriteria?.Metric ?? EarlyStoppingMetric.ValidationLoss,
+            MetricsCallback = o.MetricsCallback,
+            Seed = seed,
+            CheckpointDirectory = o.CheckpointDirectory,
+            Workers = o.Workers ?? Environment.ProcessorCount,
+            GradientClipNorm = o.GradientClipNorm,
+            OnBadInput = o.OnBadInput,
+        };
+        return o.LearningRateScheduler.Apply(s);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        if (!inputSchema.TryFindColumn(_options.LabelColumnName, out var label))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: label column '{_options.LabelColumnName}' not found (columns: {inputSchema}); pass labelColumnName");
+        if (label.Kind != SchemaShape.VectorKind.Scalar || !IsLabelType(label.ItemType))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: label column '{label.Name}' must hold text or integers, but it is {label}");
+        if (!inputSchema.TryFindColumn(_options.FeatureColumnName, out _))
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: feature column '{_options.FeatureColumnName}' not found (columns: {inputSchema}); pass featureColumnName, or make it with LoadImages/ExtractPixels");
+        return inputSchema.With(
+            new SchemaShape.Column(_options.ScoreColumnName, SchemaShape.VectorKind.Vector, NumberDataViewType.Single),
+            new SchemaShape.Column(_options.PredictedLabelColumnName, SchemaShape.VectorKind.Scalar, label.ItemType));
+    }
+
+    internal static bool IsLabelType(DataViewType t) => t is TextDataViewType || t is NumberDataViewType { IsInteger: true } || t is BooleanDataViewType;
+
+    /// <summary>Trains the backbone on <paramref name="input"/> (cancel with <see cref="Fit(IDataView, CancellationToken)"/>).</summary>
+    public AttentionBackboneTransformer Fit(IDataView input) => Fit(input, CancellationToken.None);
+
+    /// <summary>Trains the backbone on <paramref name="input"/>; <paramref name="cancellationToken"/> stops it between batches.</summary>
+    public AttentionBackboneTransformer Fit(IDataView input, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var o = _options;
+        GetOutputSchema(SchemaShape.Create(input.Schema));
+        var labelCol = input.Schema[o.LabelColumnName];
+        var plan = ResolveTrainingPlan(input, o.FeatureColumnName);
+        int seed = o.Seed ?? _env.Seed ?? _env.NextSeed();
+
+        var (train, trainLabels) = ReadDataset(input, plan, labelCol, null, o.OnBadInput, "training");
+        var classes = train.ClassNames;
+        if (classes.Count < 2) throw new ArgumentException($"{Source}: the label column '{labelCol.Name}' holds a single class ('{classes.FirstOrDefault()}'); a classifier needs at least 2", nameof(input));
+        ImageDataset? validation = null;
+        if (o.ValidationSet is { } vs)
+        {
+            var vcol = vs.Schema.GetColumnOrNull(o.LabelColumnName)
+                ?? throw new ArgumentOutOfRangeException(nameof(input), $"{Source}: label column '{o.LabelColumnName}' not found in the ValidationSet (columns: {vs.Schema.Describe()})");
+            var vplan = ResolveTrainingPlan(vs, o.FeatureColumnName, "ValidationSet");
+            validation = ReadDataset(vs, vplan, vcol, classes, o.OnBadInput, "validation").Dataset;
+        }
+        else if (o.ValidationSetFraction > 0)
+        {
+            var parts = train.Split(1 - o.ValidationSetFraction, o.ValidationSetFraction, seed, stratified: true);
+            train = parts.Train;
+            validation = parts.Validation.Count > 0 ? parts.Validation : null;
+        }
+        if (o.EarlyStoppingCriteria is not null && validation is null)
+            throw new ArgumentException($"{Source}: EarlyStoppingCriteria needs validation data: set ValidationSet or ValidationSetFraction", nameof(input));
+
+        var pipeline = plan.ToPipeline();
+        var shape = SampleShape(train, pipeline);
+        if (shape.C is not (1 or 3))
+            throw new ArgumentException($"{Source}: the image pipeline makes {shape.C}-channel pixels; the backbones take 1 (gray) or 3 (RGB): decode with LoadImages(channels: 1 or 3) or ExtractPixels(ColorBits.Rgb)", nameof(input));
+
+        var backbone = new BackboneOptions(classes.Count, shape.C, o.SmallImage, o.WidthMultiplier, o.Attention);
+        TorchRuntime.ManualSeed((ulong)(uint)seed);
+        var model = ModelRegistry.Create(_arch, backbone);
+        try
+        {
+            string head = HeadPrefix(model, classes.Count);
+            if (o.PretrainedWeightsPath is { } weights) LoadPretrained(model, weights, head);
+            if (o.FreezeBackbone)
+            {
+                model.RequiresGrad(false);
+                foreach (var (key, p) in model.NamedParameters())
+                    if (key.StartsWith(head + ".", StringComparison.Ordinal)) p.RequiresGrad = true;
+            }
+            var settings = Settings((ulong)(uint)seed) with { Device = _env.Device };
+            var engine = new TrainingEngine(settings);
+            engine.Log += (_, line) => _env.WriteLog(Source, line);
+            _env.WriteLog(Source, string.Create(CultureInfo.InvariantCulture,
+                $"training {_arch} ({model.ParameterCount():N0} parameters, {classes.Count} classes, input {shape.C}x{shape.H}x{shape.W}) on {train.Count} images{(validation is null ? "" : $", validating on {validation.Count}")}, device {settings.Device}"));
+            var result = engine.Fit(model, train, validation, pipeline, pipeline, cancellationToken);
+            model.Eval();
+            var info = new BackboneModelInfo
+            {
+                Architecture = _arch,
+                NumClasses = classes.Count,
+                InChannels = shape.C,
+                SmallImage = o.SmallImage,
+                WidthMultiplier = o.WidthMultiplier,
+                Attention = o.Attention,
+                InputShape = new[] { shape.C, shape.H, shape.W },
+                Labels = classes.ToArray(),
+                LabelType = labelCol.Type.ToString()!,
+                LabelColumnName = o.LabelColumnName,
+                FeatureColumnName = o.FeatureColumnName,
+                ScoreColumnName = o.ScoreColumnName,
+                PredictedLabelColumnName = o.PredictedLabelColumnName,
+                BatchSize = o.BatchSize,
+                Training = Hyperparameters(seed, train.Count, validation?.Count, result),
+            };
+            return new AttentionBackboneTransformer(_env, info, model, settings.Device, result);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private JsonObject Hyperparameters(int seed, int trainCount, int? validationCount, TrainingResult result)
+    {
+        var o = _options;
+        var s = o.LearningRateScheduler;
+        return new JsonObject
+        {
+            ["batchSize"] = o.BatchSize,
+            ["maxEpoch"] = o.MaxEpoch,
+            ["learningRate"] = o.LearningRate,
+            ["weightDecay"] = o.WeightDecay,
+            ["optimizer"] = o.Optimizer.ToString(),
+            ["momentum"] = o.Momentum,
+            ["nesterov"] = o.Nesterov,
+            ["learningRateScheduler"] = s.ToString(),
+            ["labelSmoothing"] = o.LabelSmoothing,
+            ["gradientClipNorm"] = o.GradientClipNorm,
+            ["validationSetFraction"] = o.ValidationSetFraction,
+            ["earlyStopping"] = o.EarlyStoppingCriteria?.ToString(),
+            ["pretrainedWeightsPath"] = o.PretrainedWeightsPath,
+            ["freezeBackbone"] = o.FreezeBackbone,
+            ["seed"] = seed,
+            ["trainImages"] = trainCount,
+            ["validationImages"] = validationCount,
+            ["epochsTrained"] = result.History.Count,
+            ["bestEpoch"] = result.BestEpoch,
+            ["stoppedEarly"] = result.StoppedEarly,
+            ["final"] = result.Final?.ToString(),
+        };
+    }
+
+    /// <summary>The plan of the feature column, or an error saying what the column must be.</summary>
+    private static ImagePlan ResolveTrainingPlan(IDataView data, string featureColumn, string where = "the training data")
+    {
+        var col = data.Schema.GetColumnOrNull(featureColumn)
+            ?? throw new ArgumentOutOfRangeException(nameof(featureColumn), $"{Source}: feature column '{featureColumn}' not found in {where} (columns: {data.Schema.Describe()})");
+        return ImagePlan.Resolve(data, col)
+            ?? throw new ArgumentOutOfRangeException(nameof(featureColumn),
+                $"{Source}: feature column '{featureColumn}' holds {col.Type} that does not come from images; the trainers load, transform and augment the images themselves: " +
+                "make the column with LoadImages (then ResizeImages, ExtractPixels, ...) from a column of image paths, bytes or images");
+    }
+
+    /// <summary>Reads the image sources and labels of <paramref name="data"/>.</summary>
+    private static (ImageDataset Dataset, string[] Labels) ReadDataset(IDataView data, ImagePlan plan, DataViewSchema.Column labelCol, IReadOnlyList<string>? classes, BadInputPolicy policy, string what)
+    {
+        if (!IsLabelType(labelCol.Type))
+            throw new ArgumentOutOfRangeException(nameof(data), $"{Source}: label column '{labelCol.Name}' must hold text or integers, but it is {labelCol.Type}");
+        var provided = plan.BaseKind == ImageBaseKind.Image ? (data as IImageSourceProvider)?.GetImageSources(plan.Base) : null;
+        var needed = provided is null ? new[] { labelCol, plan.Base } : new[] { labelCol };
+        var sources = new List<ImageSource>();
+        var labels = new List<string>();
+        using (var cursor = data.GetRowCursor(needed))
+        {
+            var getLabel = RowAccess.Boxed(cursor, labelCol);
+            var getBase = provided is null ? RowAccess.Boxed(cursor, plan.Base) : null;
+            while (cursor.MoveNext())
+            {
+                long row = cursor.Position;
+                labels.Add(LabelText(getLabel(), labelCol.Name, row));
+                sources.Add(getBase is null ? plan.Wrap(provided![(int)row]) : plan.Source(getBase(), row));
+            }
+        }
+        if (labels.Count == 0) throw new ArgumentException($"{Source}: the {what} data has no rows");
+        var names = classes?.ToArray() ?? SortLabels(labels.Distinct(StringComparer.Ordinal), labelCol.Type);
+        var index = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
+        var samples = new List<ImageSample>(labels.Count);
+        var report = new BadInputReport();
+        for (int i = 0; i < labels.Count; i++)
+        {
+            if (index.TryGetValue(labels[i], out int l)) { samples.Add(new ImageSample(sources[i], l)); continue; }
+            var e = new ImageDataException(sources[i].Name, BadInputKind.UnknownLabel,
+                $"{what} label '{labels[i]}' (row {i}) is not one of the {names.Length} training classes ({string.Join(", ", names.Take(12))}{(names.Length > 12 ? ", ..." : "")})");
+            if (policy == BadInputPolicy.Throw) throw e;
+            report.Add(e);
+        }
+        if (samples.Count == 0) throw new ArgumentException($"{Source}: no {what} row has a training class", nameof(data));
+        return (new ImageDataset(samples, names, report), labels.ToArray());
+    }
+
+    internal static string LabelText(object? value, string column, long row) => value switch
+    {
+        string s when s.Length > 0 => s,
+        string => throw new InvalidOperationException($"{Source}: label column '{column}' is empty in row {row}"),
+        null => throw new InvalidOperationException($"{Source}: label column '{column}' is missing (null) in row {row}"),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString()!,
+    };
+
+    private static string[] SortLabels(IEnumerable<string> labels, DataViewType type) => type is NumberDataViewType
+        ? labels.OrderBy(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray()
+        : labels.OrderBy(s => s, StringComparer.Ordinal).ToArray();
+
+    /// <summary>(C, H, W) of the first image that loads, through the evaluation pipeline.</summary>
+    private static (int C, int H, int W) SampleShape(ImageDataset data, ImagePipeline pipeline)
+    {
+        ImageDataException? first = null;
+        for (int i = 0; i < Math.Min(data.Count, 100); i++)
+        {
+            try
+            {
+                var f = pipeline.Run(data[i].Source.Load(3));
+                return (f.Channels, f.Height, f.Width);
+            }
+            catch (ImageDataException e)
+            {
+                first ??= e;
+            }
+        }
+        throw first!;
+    }
+
+    /// <summary>The module name of the classifier: the last linear layer with one output per class.</summary>
+    internal static string HeadPrefix(Module model, int classes) =>
+        model.NamedModules().LastOrDefault(m => m.Value is Linear l && l.Weight.Shape[0] == classes).Key
+        ?? throw new InvalidOperationException($"the model has no linear layer with {classes} outputs to serve as the classifier head");
+
+    /// <summary>Loads pretrained weights; only the classifier head may be missing or of another class count (it then keeps its fresh initialisation).</summary>
+    private void LoadPretrained(Module model, string path, string head)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{Source}: PretrainedWeightsPath '{path}' does not exist", path);
+        var report = model.LoadWeights(path, strict: false);
+        bool IsHead(string key) => key.StartsWith(head + ".", StringComparison.Ordinal);
+        var problems = report.MissingKeys.Where(k => !IsHead(k)).Select(k => $"missing {k}")
+            .Concat(report.UnexpectedKeys.Where(k => !IsHead(k)).Select(k => $"unexpected {k}"))
+            .Concat(report.ShapeMismatches.Where(m => !IsHead(m.Key)).Select(m => $"shape of {m}")).ToList();
+        if (problems.Count > 0)
+            throw new InvalidOperationException($"{Source}: pretrained weights '{path}' do not fit {_arch} (with these options): {string.Join("; ", problems.Take(10))}{(problems.Count > 10 ? $"; ... ({problems.Count} in all)" : "")}");
+        var reset = report.ShapeMismatches.Select(m => m.Key).Concat(report.MissingKeys).Where(IsHead).ToList();
+        _env.WriteLog(Source, reset.Count == 0
+            ? $"loaded pretrained weights from '{path}'"
+            : $"loaded pretrained weights from '{path}'; the classifier head '{head}' was re-initialised ({string.Join(", ", reset)}) for this data's classes");
+    }
+}
+
+/// <summary>The learning-rate schedule of a trainer (ML.NET's <c>LearningRateScheduler</c>); every schedule steps once per batch.</summary>
+public sealed class LearningRateScheduler
+{
+    private LearningRateScheduler(SchedulerKind kind, int stepSize = 30, double gamma = 0.1, IReadOnlyList<int>? milestones = null, int warmupEpochs = 0)
+    {
+        Kind = kind; StepSize = stepSize; Gamma = gamma; Milestones = milestones; WarmupEpochs = warmupEpochs;
+    }
+
+    /// <summary>The schedule.</summary>
+    public SchedulerKind Kind { get; }
+    /// <summary>Epochs between decays (<see cref="Step"/>).</summary>
+    public int StepSize { get; }
+    /// <summary>Decay factor (<see cref="Step"/>, <see cref="MultiStep"/>).</summary>
+    public double Gamma { get; }
+    /// <summary>Decay epochs (<see cref="MultiStep"/>).</summary>
+    public IReadOnlyList<int>? Milestones { get; }
+    /// <summary>Warm-up epochs (<see cref="CosineWithWarmup"/>).</summary>
+    public int WarmupEpochs { get; }
+
+    /// <summary>A constant learning rate.</summary>
+    public static LearningRateScheduler Constant { get; } = new(SchedulerKind.None);
+    /// <summary>Cosine annealing to 0 over the run (the default).</summary>
+    public static LearningRateScheduler Cosine { get; } = new(SchedulerKind.Cosine);
+    /// <summary>The 1cycle policy with the learning rate as its peak.</summary>
+    public static LearningRateScheduler OneCycle { get; } = new(SchedulerKind.OneCycle);
+
+    /// <summary>Linear warm-up over <paramref name="warmupEpochs"/>, then cosine annealing.</summary>
+    public static LearningRateScheduler CosineWithWarmup(int warmupEpochs) => new(SchedulerKind.CosineWithWarmup, warmupEpochs: warmupEpochs);
+
+    /// <summary>Multiplied by <paramref name="gamma"/> every <paramref name="stepSize"/> epochs.</summary>
+    public static LearningRateScheduler Step(int stepSize, double gamma = 0.1) => new(SchedulerKind.Step, stepSize, gamma);
+
+    /// <summary>Multiplied by <paramref name="gamma"/> at each of <paramref name="milestones"/> (epochs).</summary>
+    public static LearningRateScheduler MultiStep(IReadOnlyList<int> milestones, double gamma = 0.1) =>
+        new(SchedulerKind.MultiStep, gamma: gamma, milestones: (milestones ?? throw new ArgumentNullException(nameof(milestones))).ToArray());
+
+    internal TrainingSettings Apply(TrainingSettings s) => s with { Scheduler = Kind, StepSize = StepSize, Gamma = Gamma, Milestones = Milestones, WarmupEpochs = WarmupEpochs };
+
+    /// <inheritdoc/>
+    public override string ToString() => Kind switch
+    {
+        SchedulerKind.Step => string.Create(CultureInfo.InvariantCulture, $"Step(stepSize: {StepSize}, gamma: {Gamma})"),
+        SchedulerKind.MultiStep => string.Create(CultureInfo.InvariantCulture, $"MultiStep(milestones: [{string.Join(", ", Milestones!)}], gamma: {Gamma})"),
+        SchedulerKind.CosineWithWarmup => $"CosineWithWarmup(warmupEpochs: {WarmupEpochs})",
+        _ => Kind.ToString(),
+    };
+}
+
+/// <summary>Early stopping (ML.NET's <c>EarlyStopping</c>): stop after <see cref="Patience"/> epochs without improvement of <see cref="Metric"/>, keeping the best epoch's weights.</summary>
+public sealed class EarlyStopping
+{
+    /// <summary>Stops after <paramref name="patience"/> epochs without improvement of <paramref name="metric"/>.</summary>
+    public EarlyStopping(int patience = 5, EarlyStoppingMetric metric = EarlyStoppingMetric.ValidationLoss)
+    {
+        if (patience < 1) throw new ArgumentOutOfRangeException(nameof(patience), patience, "must be >= 1");
+        Patience = patience; Metric = metric;
+    }
+
+    /// <summary>Epochs without improvement before stopping.</summary>
+    public int Patience { get; }
+    /// <summary>What is watched.</summary>
+    public EarlyStoppingMetric Metric { get; }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"EarlyStopping(patience: {Patience}, metric: {Metric})";
+}
+
+/// <summary>What a trained backbone transformer is, as written to the manifest.</summary>
+internal sealed record BackboneModelInfo
+{
+    public required string Architecture { get; init; }
+    public required int NumClasses { get; init; }
+    public required int InChannels { get; init; }
+    public bool SmallImage { get; init; }
+    public double WidthMultiplier { get; init; } = 1.0;
+    public string? Attention { get; init; }
+    public required int[] InputShape { get; init; }
+    public required string[] Labels { get; init; }
+    public required string LabelType { get; init; }
+    public required string LabelColumnName { get; init; }
+    public required string FeatureColumnName { get; init; }
+    public required string ScoreColumnName { get; init; }
+    public required string PredictedLabelColumnName { get; init; }
+    public int BatchSize { get; init; } = 32;
+    public JsonObject? Training { get; init; }
+
+    public BackboneOptions Backbone => new(NumClasses, InChannels, SmallImage, WidthMultiplier, Attention);
+}
+
+/// <summary>
+/// A trained backbone: adds <c>Score</c> (class probabilities) and <c>PredictedLabel</c> (the original label value) to
+/// a view. Scoring is lazy and batched: a cursor reads a batch of rows ahead, decodes and transforms their images in
+/// parallel (the chain's image transforms, in evaluation mode), runs one forward pass, and serves the rows.
+/// </summary>
+public sealed class AttentionBackboneTransformer : ITransformer, ISavableTransformer, IDisposable
+{
+    internal const string Kind = "AttentionBackbone";
+    private readonly MLContext _env;
+    private readonly object[] _labelValues;
+
+    internal AttentionBackboneTransformer(MLContext env, BackboneModelInfo info, Module<Tensor, Tensor> model, Device device, TrainingResult? result)
+    {
+        _env = env; Info = info; Model = model; Device = device; TrainingResult = result;
+        LabelType = ModelJson.ReadType(new JsonObject { ["type"] = info.LabelType });
+        if (!AttentionBackboneTrainer.IsLabelType(LabelType)) throw new ArgumentException($"label type {LabelType} is not text or an integer type");
+        _labelValues = info.Labels.Select(l => ParseLabel(l, LabelType)).ToArray();
+        ScoreType = new VectorDataViewType(NumberDataViewType.Single, info.NumClasses);
+    }
+
+    internal BackboneModelInfo Info { get; }
+    internal Module<Tensor, Tensor> Model { get; }
+    internal Device Device { get; }
+
+    /// <summary>The registry name of the backbone.</summary>
+    public string Architecture => Info.Architecture;
+
+    /// <summary>The class names (label values as text), in score order.</summary>
+    public IReadOnlyList<string> Labels => Info.Labels;
+
+    /// <summary>The type of the label column it was trained on (and of <c>PredictedLabel</c>).</summary>
+    public DataViewType LabelType { get; }
+
+    /// <summary>The (channels, height, width) of the pixels the model takes.</summary>
+    public (int Channels, int Height, int Width) InputShape => (Info.InputShape[0], Info.InputShape[1], Info.InputShape[2]);
+
+    /// <summary>The feature column read.</summary>
+    public string FeatureColumnName => Info.FeatureColumnName;
+    /// <summary>The probabilities column written.</summary>
+    public string ScoreColumnName => Info.ScoreColumnName;
+    /// <summary>The predicted label column written.</summary>
+    public string PredictedLabelColumnName => Info.PredictedLabelColumnName;
+
+    /// <summary>What training did (epochs, metrics, early stopping); null for a model loaded from a file.</summary>
+    public TrainingResult? TrainingResult { get; }
+
+    internal VectorDataViewType ScoreType { get; }
+
+    /// <inheritdoc/>
+    public bool IsRowToRowMapper => true;
+
+    private static object ParseLabel(string text, DataViewType type) => type.RawType switch
+    {
+        var t when t == typeof(string) => text,
+        var t when t == typeof(int) => int.Parse(text, CultureInfo.InvariantCulture),
+        var t when t == typeof(long) => long.Parse(text, CultureInfo.InvariantCulture),
+        var t when t == typeof(uint) => uint.Parse(text, CultureInfo.InvariantCulture),
+        var t when t == typeof(byte) => byte.Parse(text, CultureInfo.InvariantCulture),
+        var t when t == typeof(bool) => bool.Parse(text),
+        _ => throw new NotSupportedException($"label type {type}"),
+    };
+
+    internal object LabelValue(int index) => _labelValues[index];
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        CheckFeature(inputSchema);
+        return OutputSchema(inputSchema);
+    }
+
+    internal DataViewSchema OutputSchema(DataViewSchema inputSchema) => new DataViewSchema.Builder()
+        .AddColumns(inputSchema)
+        .AddColumn(ScoreColumnName, ScoreType, new Dictionary<string, object> { [DataViewSchema.AnnotationKinds.SlotNames] = Info.Labels.ToArray() })
+        .AddColumn(PredictedLabelColumnName, LabelType, new Dictionary<string, object> { [DataViewSchema.AnnotationKinds.KeyValues] = Info.Labels.ToArray() })
+        .ToSchema();
+
+    internal DataViewSchema.Column CheckFeature(DataViewSchema schema)
+    {
+        var col = schema.GetColumnOrNull(FeatureColumnName)
+            ?? throw new ArgumentOutOfRangeException(nameof(schema), $"{Architecture}: feature column '{FeatureColumnName}' not found (columns: {schema.Describe()})");
+        var t = col.Type;
+        int size = Info.InputShape[0] * Info.InputShape[1] * Info.InputShape[2];
+        bool ok = t is ImageDataViewType or TextDataViewType
+            || t is VectorDataViewType { ItemType: var it } v && (it == NumberDataViewType.Byte || it == NumberDataViewType.Single && (!v.IsKnownSize || v.Size == size));
+        if (!ok)
+            throw new ArgumentOutOfRangeException(nameof(schema),
+                $"{Architecture}: feature column '{FeatureColumnName}' is {t}; the model takes Vector<Single, {string.Join(", ", Info.InputShape)}> pixels (or the images they come from)");
+        return col;
+    }
+
+    /// <inheritdoc/>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var col = CheckFeature(input.Schema);
+        return new ScoringDataView(input, this, col);
+    }
+
+    /// <summary>Frees the model's tensors.</summary>
+    public void Dispose() => Model.Dispose();
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Architecture}({Info.NumClasses} classes: {FeatureColumnName} -> {ScoreColumnName}, {PredictedLabelColumnName})";
+
+    /// <summary>Class probabilities of <paramref name="n"/> images (N × C × H × W floats in <paramref name="pixels"/>) into <paramref name="probabilities"/>.</summary>
+    internal void Score(float[] pixels, int n, Span<float> probabilities)
+    {
+        var (c, h, w) = InputShape;
+        using var scope = Tensor.NewDisposeScope();
+        using var inference = TorchRuntime.InferenceMode();
+        var x = Tensor.FromArray<float>(pixels.AsSpan(0, n * c * h * w), new long[] { n, c, h, w });
+        if (Device != Torch.Device.Cpu) x = x.To(Device);
+        var p = Functional.Softmax(Model.Forward(x), 1);
+        if (p.Device != Torch.Device.Cpu) p = p.Cpu();
+        p.CopyTo<float>(probabilities[..(n * Info.NumClasses)]);
+    }
+
+    JsonObject ISavableTransformer.Save(ModelSaveContext context)
+    {
+        var state = Model.StateDict().Select(p => new KeyValuePair<string, RawTensor>(p.Key, p.Value.ToRaw())).ToList();
+        using var ms = new MemoryStream();
+        SafeTensors.Write(ms, state, new Dictionary<string, string> { ["architecture"] = Architecture, ["format"] = "pt" });
+        string entry = context.AddEntry("weights", "safetensors", ms.ToArray());
+        var info = JsonSerializer.SerializeToNode(Info, ModelJson.Options)!.AsObject();
+        context.Models.Add(new JsonObject
+        {
+            ["architecture"] = Architecture,
+            ["description"] = ModelRegistry.Get(Architecture).Description,
+            ["parameters"] = Model.ParameterCount(),
+            ["inputShape"] = new JsonArray(Info.InputShape.Select(d => (JsonNode)d).ToArray()),
+            ["labels"] = new JsonArray(Info.Labels.Select(l => (JsonNode)l).ToArray()),
+            ["weights"] = entry,
+        });
+        return new JsonObject { ["kind"] = Kind, ["weights"] = entry, ["model"] = info };
+    }
+
+    internal static AttentionBackboneTransformer Load(JsonObject json, ModelLoadContext context)
+    {
+        var info = context.Read(() => json["model"].Deserialize<BackboneModelInfo>(ModelJson.Options), "the model description")
+                   ?? throw context.Error("the model description is missing");
+        string entry = context.String(json, "weights");
+        var bytes = context.Entry(entry);
+        Module<Tensor, Tensor>? model = null;
+        try
+        {
+            model = context.Read(() => ModelRegistry.Create(info.Architecture, info.Backbone), "the architecture");
+            var tensors = new List<KeyValuePair<string, Tensor>>();
+            try
+            {
+                using var ms = new MemoryStream(bytes, writable: false);
+                foreach (var (k, v) in SafeTensors.Read(ms)) tensors.Add(new(k, v.ToTensor().DetachFromDisposeScope()));
+                model.LoadStateDict(tensors, strict: true);
+            }
+            catch (Exception e) when (e is InvalidDataException or InvalidOperationException or ArgumentException)
+            {
+                throw context.Error($"the weights in '{entry}' do not fit {info.Architecture}: {e.Message}", e);
+            }
+            finally
+            {
+                foreach (var (_, t) in tensors) t.Dispose();
+            }
+            model.Eval();
+            var device = context.Environment.Device;
+            if (device != Torch.Device.Cpu) model.To(device);
+            return new AttentionBackboneTransformer(context.Environment, info, model, device, null);
+        }
+        catch
+        {
+            model?.Dispose();
+            throw;
+        }
+    }
+}
+
+/// <summary>The input's columns plus Score and PredictedLabel, scored a batch of rows at a time.</summary>
+internal sealed class ScoringDataView : IDataView, IImageSourceProvider
+{
+    private readonly IDataView _input;
+    private readonly AttentionBackboneTransformer _model;
+    private readonly DataViewSchema.Column _feature;
+    private readonly ImagePlan? _plan;
+    private readonly ImagePipeline? _pipeline;
+
+    public ScoringDataView(IDataView input, AttentionBackboneTransformer model, DataViewSchema.Column feature)
+    {
+        _input = input; _model = model; _feature = feature;
+        _plan = ImagePlan.Resolve(input, feature);
+        _pipeline = _plan?.ToPipeline();
+        Schema = model.OutputSchema(input.Schema);
+    }
+
+    public DataViewSchema Schema { get; }
+
+    public IDataView Input => _input;
+
+    public bool CanShuffle => false;
+
+    public long? GetRowCount() => _input.GetRowCount();
+
+    public IReadOnlyList<ImageSource>? GetImageSources(DataViewSchema.Column column) =>
+        column.Index < _input.Schema.Count ? (_input as IImageSourceProvider)?.GetImageSources(_input.Schema[column.Index]) : null;
+
+    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
+    {
+        var cols = columnsNeeded.ToArray();
+        int n = _input.Schema.Count;
+        bool scoring = cols.Any(c => c.Index >= n);
+        var need = cols.Where(c => c.Index < n).Select(c => _input.Schema[c.Index]).ToList();
+        if (scoring) need.Add(_plan?.Base ?? _feature);
+        return new Cursor(this, cols, _input.GetRowCursor(need.GroupBy(c => c.Index).Select(g => g.First())), scoring);
+    }
+
+    private sealed class Cursor : RowCursor
+    {
+        private readonly ScoringDataView _view;
+        private readonly DataViewRowCursor _in;
+        private readonly bool _scoring;
+        private readonly int _n, _batch, _classes, _per;
+        private readonly int[] _activeInputs;
+        private readonly Func<object?>[] _getters;
+        private readonly Func<object?>? _featureGetter;
+        private readonly object?[][] _rows;
+        private readonly object?[] _features;
+        private readonly long[] _positions;
+        private readonly float[] _pixels;
+        private readonly float[] _probabilities;
+        private int _count, _at = -1;
+
+        public Cursor(ScoringDataView view, DataViewSchema.Column[] active, DataViewRowCursor input, bool scoring) : base(view.Schema, active)
+        {
+            _view = view; _in = input; _scoring = scoring;
+            _n = view._input.Schema.Count;
+            _getters = new Func<object?>[_n];
+            _activeInputs = active.Where(c => c.Index < _n).Select(c => c.Index).Distinct().ToArray();
+            foreach (int i in _activeInputs) _getters[i] = RowAccess.Boxed(input, view._input.Schema[i]);
+            var (c, h, w) = view._model.InputShape;
+            _per = c * h * w;
+            _classes = view._model.Info.NumClasses;
+            _batch = scoring ? Math.Max(1, view._model.Info.BatchSize) : 0;
+            _rows = new object?[_batch][];
+            _features = new object?[_batch];
+            _positions = new long[_batch];
+            _pixels = scoring ? new float[_batch * _per] : Array.Empty<float>();
+            _probabilities = new float[_batch * _classes];
+            if (scoring) _featureGetter = RowAccess.Boxed(input, view._plan?.Base ?? view._feature);
+        }
+
+        protected override bool Advance()
+        {
+            if (!_scoring) return _in.MoveNext();
+            if (++_at < _count) return true;
+            _count = 0;
+            _at = 0;
+            while (_count < _batch && _in.MoveNext())
+            {
+                var row = new object?[_n];
+                foreach (int i in _activeInputs) row[i] = _getters[i]();
+                _rows[_count] = row;
+                _features[_count] = _featureGetter!();
+                _positions[_count] = _in.Position;
+                _count++;
+            }
+            if (_count == 0) return false;
+            Featurize();
+            _view._model.Score(_pixels, _count, _probabilities);
+            return true;
+        }
+
+        private void Featurize()
+        {
+            var plan = _view._plan;
+            var shape = _view._model.InputShape;
+            if (plan is null)
+            {
+                for (int r = 0; r < _count; r++)
+                {
+                    var v = _features[r] as float[] ?? throw new InvalidOperationException($"feature column '{_view._feature.Name}' is empty (null) in row {_positions[r]}");
+                    if (v.Length != _per)
+                        throw new InvalidOperationException($"feature column '{_view._feature.Name}' holds {v.Length} values in row {_positions[r]}; the model takes {shape.Channels}x{shape.Height}x{shape.Width} = {_per}");
+                    v.CopyTo(_pixels, r * _per);
+                }
+                return;
+            }
+            void One(int r) => ImagePlan.RunInto(plan.Source(_features[r], _positions[r]), _view._pipeline!, _pixels.AsMemory(r * _per, _per), shape);
+            if (_count == 1)
+            {
+                One(0);
+                return;
+            }
+            try
+            {
+                Parallel.For(0, _count, One);
+            }
+            catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+            {
+                ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            }
+        }
+
+        protected override object? GetValue(int col)
+        {
+            if (col < _n) return _scoring ? _rows[_at][col] : _getters[col]();
+            var p = _probabilities.AsSpan(_at * _classes, _classes);
+            if (col == _n) return p.ToArray();
+            int best = 0;
+            for (int k = 1; k < p.Length; k++) if (p[k] > p[best]) best = k;
+            return _view._model.LabelValue(best);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _in.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}
