@@ -20,16 +20,21 @@ public static class AttentionFactory
         ("gc", c => new GlobalContext(c)),
         ("sk", c => new SelectiveKernel(c)),
         ("nonlocal", c => new NonLocal(c)),
+        ("axial", c => new AxialSelfAttention(c, HeadsFor(c))),
     };
 
-    /// <summary>The names <see cref="Create"/> accepts besides "none": se, cbam, bam, eca, ca, gc, sk, nonlocal.</summary>
+    // Four heads where the width allows (BoTNet's choice), fewer for narrow layers.
+    private static long HeadsFor(long channels) => channels % 4 == 0 ? 4 : channels % 2 == 0 ? 2 : 1;
+
+    /// <summary>The names <see cref="Create"/> accepts besides "none": se, cbam, bam, eca, ca, gc, sk, nonlocal, axial.</summary>
     public static IReadOnlyList<string> Names { get; } = Entries.Select(e => e.Name).ToArray();
 
     /// <summary>
     /// A new attention layer for <paramref name="channels"/> channels: "se" <see cref="SqueezeExcite"/> (r 16),
     /// "cbam" <see cref="Cbam"/> (r 16), "bam" <see cref="Bam"/> (r 16), "eca" <see cref="EfficientChannelAttention"/>
     /// (adaptive k), "ca" <see cref="CoordAttention"/> (r 32), "gc" <see cref="GlobalContext"/> (r 16),
-    /// "sk" <see cref="SelectiveKernel"/> (2 paths, 32 groups), "nonlocal" <see cref="NonLocal"/>; null, "" or "none"
+    /// "sk" <see cref="SelectiveKernel"/> (2 paths, 32 groups), "nonlocal" <see cref="NonLocal"/>, "axial" <see cref="AxialSelfAttention"/> (4 heads where they divide the
+    /// channels); null, "" or "none"
     /// give an <see cref="Identity"/>. Names are case-insensitive.
     /// </summary>
     /// <exception cref="ArgumentException">The name is unknown (the message lists the known ones), or the layer rejects <paramref name="channels"/>.</exception>

@@ -11,13 +11,14 @@ public sealed class AttentionLayerTests
     public static IEnumerable<object[]> FactoryNames() => AttentionFactory.Names.Select(n => new object[] { n });
 
     [TestMethod]
-    public void FactoryKnowsTheEightLayersByName()
+    public void FactoryKnowsTheNineLayersByName()
     {
-        CollectionAssert.AreEqual(new[] { "se", "cbam", "bam", "eca", "ca", "gc", "sk", "nonlocal" }, AttentionFactory.Names.ToArray());
+        CollectionAssert.AreEqual(new[] { "se", "cbam", "bam", "eca", "ca", "gc", "sk", "nonlocal", "axial" }, AttentionFactory.Names.ToArray());
         var expected = new Dictionary<string, Type>
         {
             ["se"] = typeof(SqueezeExcite), ["cbam"] = typeof(Cbam), ["bam"] = typeof(Bam), ["eca"] = typeof(EfficientChannelAttention),
             ["ca"] = typeof(CoordAttention), ["gc"] = typeof(GlobalContext), ["sk"] = typeof(SelectiveKernel), ["nonlocal"] = typeof(NonLocal),
+            ["axial"] = typeof(AxialSelfAttention),
         };
         foreach (var (name, type) in expected)
         {
