@@ -10,6 +10,9 @@ internal interface IImageSourceProvider
 {
     /// <summary>The image source of every row for <paramref name="column"/> (a path, bytes or image column), or null.</summary>
     IReadOnlyList<ImageSource>? GetImageSources(DataViewSchema.Column column);
+
+    /// <summary>The classes of a label column in their data set's order (an image folder's, an IDX file's), or null.</summary>
+    IReadOnlyList<string>? GetClassNames(DataViewSchema.Column column);
 }
 
 /// <summary>
@@ -44,6 +47,9 @@ internal sealed class ImageDatasetDataView : IDataView, IImageSourceProvider
 
     public IReadOnlyList<ImageSource>? GetImageSources(DataViewSchema.Column column) =>
         column.Index == 0 && Schema[0].Name == column.Name ? Dataset.Select(s => s.Source).ToArray() : null;
+
+    public IReadOnlyList<string>? GetClassNames(DataViewSchema.Column column) =>
+        column.Index == 1 && Schema[1].Name == column.Name ? Dataset.ClassNames : null;
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) => new Cursor(this, columnsNeeded);
 
@@ -87,6 +93,8 @@ internal sealed class RowSubsetDataView : IDataView, IImageSourceProvider
 
     public IReadOnlyList<ImageSource>? GetImageSources(DataViewSchema.Column column) =>
         (_input as IImageSourceProvider)?.GetImageSources(column) is { } all ? _rows.Select(r => all[r]).ToArray() : null;
+
+    public IReadOnlyList<string>? GetClassNames(DataViewSchema.Column column) => (_input as IImageSourceProvider)?.GetClassNames(column);
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {
@@ -169,6 +177,9 @@ internal sealed class MappedDataView : IDataView, IImageSourceProvider
 
     public IReadOnlyList<ImageSource>? GetImageSources(DataViewSchema.Column column) =>
         column.Index < Input.Schema.Count ? (Input as IImageSourceProvider)?.GetImageSources(Input.Schema[column.Index]) : null;
+
+    public IReadOnlyList<string>? GetClassNames(DataViewSchema.Column column) =>
+        column.Index < Input.Schema.Count ? (Input as IImageSourceProvider)?.GetClassNames(Input.Schema[column.Index]) : null;
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {

@@ -23,7 +23,8 @@ namespace MLNet.Attention.Estimators;
 /// <c>ResizeImages</c>, <c>ExtractPixels</c>, <c>NormalizeImage</c>, augmentations ...) over a column of paths, bytes or
 /// images. <see cref="Fit(IDataView)"/> reads that chain back and hands it to the training engine's streaming batch loader, which
 /// decodes and transforms the images on worker threads — random augmentations apply only here. The labels can be
-/// text or integers; their distinct values, sorted, are the classes, kept in the model.</para>
+/// text or integers; the classes (kept in the model) are the values present, in the data set's own order for image
+/// folders and IDX files, otherwise sorted (numerically for integers).</para>
 /// <para>Output columns: <c>Score</c>, the class probabilities (a vector with the class names as slot names), and
 /// <c>PredictedLabel</c>, the most probable class as an original label value.</para>
 /// </remarks>
@@ -319,7 +320,11 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
             }
         }
         if (labels.Count == 0) throw new ArgumentException($"{Source}: the {what} data has no rows");
-        var names = classes?.ToArray() ?? SortLabels(labels.Distinct(StringComparer.Ordinal), labelCol.Type);
+        var present = labels.ToHashSet(StringComparer.Ordinal);
+        // The data set's own class order when it has one (an IDX file's label order), else sorted values.
+        var names = classes?.ToArray()
+            ?? ((data as IImageSourceProvider)?.GetClassNames(labelCol) is { } ordered && present.All(ordered.Contains) ? ordered.Where(present.Contains).ToArray() : null)
+            ?? SortLabels(present, labelCol.Type);
         var index = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
         var samples = new List<ImageSample>(labels.Count);
         var report = new BadInputReport();
@@ -682,6 +687,9 @@ internal sealed class ScoringDataView : IDataView, IImageSourceProvider
 
     public IReadOnlyList<ImageSource>? GetImageSources(DataViewSchema.Column column) =>
         column.Index < _input.Schema.Count ? (_input as IImageSourceProvider)?.GetImageSources(_input.Schema[column.Index]) : null;
+
+    public IReadOnlyList<string>? GetClassNames(DataViewSchema.Column column) =>
+        column.Index < _input.Schema.Count ? (_input as IImageSourceProvider)?.GetClassNames(_input.Schema[column.Index]) : null;
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {
