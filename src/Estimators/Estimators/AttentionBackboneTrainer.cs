@@ -163,7 +163,7 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
         if (!inputSchema.TryFindColumn(_options.LabelColumnName, out var label))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: label column '{_options.LabelColumnName}' not found (columns: {inputSchema}); pass labelColumnName");
         if (label.Kind != SchemaShape.VectorKind.Scalar || !IsLabelType(label.ItemType))
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: label column '{label.Name}' must hold text or integers, but it is {label}");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: label column '{label.Name}' must hold text or integers, but it is {label.ItemType}{(label.Kind == SchemaShape.VectorKind.Scalar ? "" : " vector")}");
         if (!inputSchema.TryFindColumn(_options.FeatureColumnName, out _))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: feature column '{_options.FeatureColumnName}' not found (columns: {inputSchema}); pass featureColumnName, or make it with LoadImages/ExtractPixels");
         return inputSchema.With(
@@ -532,6 +532,11 @@ public sealed class AttentionBackboneTransformer : ITransformer, ISavableTransfo
 
     internal VectorDataViewType ScoreType { get; }
 
+    private long _forwardPasses;
+
+    /// <summary>Forward passes run by scoring so far (each scores a batch).</summary>
+    internal long ForwardPasses => Interlocked.Read(ref _forwardPasses);
+
     /// <inheritdoc/>
     public bool IsRowToRowMapper => true;
 
@@ -593,6 +598,7 @@ public sealed class AttentionBackboneTransformer : ITransformer, ISavableTransfo
     /// <summary>Class probabilities of <paramref name="n"/> images (N × C × H × W floats in <paramref name="pixels"/>) into <paramref name="probabilities"/>.</summary>
     internal void Score(float[] pixels, int n, Span<float> probabilities)
     {
+        Interlocked.Increment(ref _forwardPasses);
         var (c, h, w) = InputShape;
         using var scope = Tensor.NewDisposeScope();
         using var inference = TorchRuntime.InferenceMode();
