@@ -69,6 +69,8 @@ public sealed class EndToEndTests
         var test = ml.Data.LoadFromImageFolder(TestFolder);
         var scored = model.Transform(test);
         var metrics = ml.MulticlassClassification.Evaluate(scored, topKPredictionCount: 3);
+        Console.WriteLine(metrics);
+        Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
         // 300 training images, 4 epochs: far above chance (10 %), as a sanity bound for a real fit.
         Assert.IsGreaterThan(0.45, metrics.MicroAccuracy, $"test accuracy {metrics.MicroAccuracy:P1}");
         Assert.IsGreaterThan(metrics.MicroAccuracy - 1e-9, metrics.TopKAccuracy, "top-3 accuracy >= top-1");
@@ -161,6 +163,7 @@ public sealed class EndToEndTests
         GC.Collect();
         GC.WaitForPendingFinalizers();
         long growth = Process.GetCurrentProcess().WorkingSet64 - before;
+        Console.WriteLine($"RSS growth over 2,000 predictions: {growth / 1024} KiB");
         Assert.IsLessThan(20L << 20, growth, $"RSS grew by {growth / (1 << 20)} MiB over 2,000 predictions");
     }
 }

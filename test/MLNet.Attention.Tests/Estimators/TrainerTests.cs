@@ -225,4 +225,46 @@ public sealed class TrainerTests
         var metrics = ml.MulticlassClassification.Evaluate(scored);
         Assert.AreEqual(predictions.Count(p => p.PredictedLabel == p.Label) / (double)predictions.Count, metrics.MicroAccuracy, 1e-12);
     }
+
+    [TestMethod]
+    public void TheSameSeedTrainsTheSameModelAndACheckpointResumes()
+    {
+        float[][] Scores(int seed, string? checkpoints, out AttentionBackboneTransformer backbone)
+        {
+            var ml = new MLContext(seed: seed);
+            var o = Fast(epochs: 2);
+            o.Arch = "resnet18";
+            o.Workers = 2;
+            o.CheckpointDirectory = checkpoints;
+            var model = Features(ml).Append(ml.MulticlassClassification.Trainers.SeResNet(o)).Fit(Tiny(ml, 32));
+            backbone = model.LastTransformer;
+            return model.Transform(Tiny(ml, 32)).GetColumn<float[]>("Score").ToArray();
+        }
+
+        var a = Scores(9, null, out _);
+        var b = Scores(9, null, out _);
+        var c = Scores(10, null, out _);
+        for (int i = 0; i < a.Length; i++) CollectionAssert.AreEqual(a[i], b[i], $"row {i}: a seeded context trains deterministically on the CPU");
+        Assert.IsFalse(a.Zip(c).All(p => p.First.SequenceEqual(p.Second)), "another seed, another model");
+
+        var folder = EstimatorTestData.NewFolder("checkpoints");
+        var first = Scores(9, folder, out var trained);
+        Assert.IsFalse(trained.TrainingResult!.ResumedFromCheckpoint);
+        Assert.IsTrue(File.Exists(Path.Combine(folder, TrainingEngine.CheckpointFileName)), "a checkpoint is written per epoch");
+        var again = Scores(9, folder, out var resumed);
+        Assert.IsTrue(resumed.TrainingResult!.ResumedFromCheckpoint, "Fit resumes from the checkpoint directory");
+        Assert.HasCount(2, resumed.TrainingResult.History, "the history comes from the checkpoint");
+        for (int i = 0; i < first.Length; i++) CollectionAssert.AreEqual(first[i], again[i], $"row {i}: the resumed model is the checkpointed one");
+    }
+
+    [TestMethod]
+    public void GpuDeviceIdWithoutFallbackNeedsAGpu()
+    {
+        var ml = new MLContext(seed: 1) { GpuDeviceId = 7, FallbackToCpu = false };
+        if (TorchRuntime.CudaDeviceCount > 7) Assert.Inconclusive("this machine has 8 GPUs");
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => Features(ml).Append(ml.MulticlassClassification.Trainers.SeResNet(Fast())).Fit(Tiny(ml, 16)));
+        StringAssert.Contains(e.Message, "GpuDeviceId = 7");
+        ml.FallbackToCpu = true;
+        Assert.AreEqual(TorchRuntime.CudaDeviceCount > 7 ? Device.Cuda(7) : Device.Cpu, ml.Device, "with the fallback, the CPU");
+    }
 }
