@@ -331,7 +331,7 @@ public sealed class ImageDataset : IReadOnlyList<ImageSample>
     }
 
     /// <summary>Splits one line; double quotes protect separators, "" inside quotes is a quote.</summary>
-    internal static List<string> SplitLine(string line, char sep)
+    public static List<string> SplitLine(string line, char sep)
     {
         var fields = new List<string>();
         var sb = new System.Text.StringBuilder();
