@@ -20,6 +20,7 @@ namespace MLNet.Attention.Trainers;
 internal sealed class TrainingCheckpoint
 {
     internal const string FileName = "checkpoint.safetensors";
+    internal const string HistoryFileName = "history.json";
     internal const string Format = "mlnet-attention-training-checkpoint";
     internal const int Version = 1;
 
@@ -28,6 +29,8 @@ internal sealed class TrainingCheckpoint
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         WriteIndented = false,
     };
+
+    private static readonly JsonSerializerOptions IndentedJson = new(Json) { WriteIndented = true };
 
     /// <summary>The JSON part.</summary>
     internal sealed class State
@@ -125,6 +128,27 @@ internal sealed class TrainingCheckpoint
             ["state"] = JsonSerializer.Serialize(state, Json),
         };
         SafeTensors.Write(PathIn(directory), tensors, metadata);
+        WriteHistory(directory, state.History);
+    }
+
+    /// <summary>
+    /// A readable copy of the history next to the checkpoint (indented JSON, replaced atomically). The checkpoint's own
+    /// copy is the one resumed from; this one is for people and tools watching a run.
+    /// </summary>
+    private static void WriteHistory(string directory, List<EpochMetrics> history)
+    {
+        string path = Path.Combine(directory, HistoryFileName);
+        string temp = Path.Combine(directory, $".{HistoryFileName}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            File.WriteAllText(temp, JsonSerializer.Serialize(history, IndentedJson));
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
     }
 
     /// <summary>The checkpoint's JSON state and its tensors (host memory, not yet libtorch tensors).</summary>

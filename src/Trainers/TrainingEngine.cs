@@ -27,7 +27,8 @@ namespace MLNet.Attention.Trainers;
 /// <para>
 /// Checkpoints: with <see cref="TrainingSettings.CheckpointDirectory"/>, <c>checkpoint.safetensors</c> there holds the
 /// weights, the optimizer state (momentum buffers, Adam moments and step counts), the scheduler position, the epoch,
-/// the seed, the early-stopping state and the history, replaced atomically after every epoch. A later
+/// the seed, the early-stopping state and the history, replaced atomically after every epoch (with a readable copy of
+/// the history in <c>history.json</c>). A later
 /// <see cref="Fit"/> with the same settings and model resumes after its epoch (or, when the run had finished,
 /// returns its result without training); a checkpoint of a run with other settings or another model is an error
 /// rather than being overwritten.
