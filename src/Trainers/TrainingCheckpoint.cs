@@ -51,6 +51,31 @@ internal sealed class TrainingCheckpoint
     internal static string PathIn(string directory) => Path.Combine(directory, FileName);
 
     /// <summary>
+    /// Deletes the temporary files a write interrupted by a crash or a kill left behind (".checkpoint.safetensors.*.tmp",
+    /// ".history.json.*.tmp"); the checkpoint itself is never one of them.
+    /// </summary>
+    internal static void RemoveStaleTemporaries(string directory)
+    {
+        if (!Directory.Exists(directory)) return;
+        foreach (var pattern in new[] { $".{FileName}.*.tmp", $".{HistoryFileName}.*.tmp" })
+            foreach (var f in Directory.EnumerateFiles(directory, pattern))
+            {
+                try
+                {
+                    File.Delete(f);
+                }
+                catch (IOException)
+                {
+                    // Another run may be writing it; leave it.
+                }
+                catch (UnauthorizedAccessException)
+                {
+                    // Not ours to delete.
+                }
+            }
+    }
+
+    /// <summary>
     /// What decides the trajectory of a run: the settings (not the callback, the device, the worker count or the
     /// bad-input policy), the training set size and classes, and the model's state-dict layout and trainable parameters.
     /// A checkpoint is only resumed by a run with the same fingerprint.

@@ -123,6 +123,7 @@ public sealed class TrainingEngine
         bool resumed = false;
         try
         {
+            if (s.CheckpointDirectory is { } ckdir) TrainingCheckpoint.RemoveStaleTemporaries(ckdir);
             if (s.CheckpointDirectory is { } dir && File.Exists(TrainingCheckpoint.PathIn(dir)))
             {
                 (state, best) = Resume(dir, fingerprint, model, optimizer, scheduler);

@@ -179,6 +179,37 @@ public sealed class TrainingEngineTests
     }
 
     [TestMethod]
+    public void LeftoversOfAnInterruptedWriteAreCleanedAndACorruptCheckpointIsNamed()
+    {
+        using var dir = new TempFolder();
+        var settings = Base with { MaxEpoch = 1, CheckpointDirectory = dir.Path };
+        byte[][] trained;
+        using (var a = NewModel())
+        {
+            new TrainingEngine(settings).Fit(a, Train, null, TrainPipeline, EvalPipeline);
+            trained = Snapshot(a);
+        }
+        // A process killed while writing leaves its temporary file; the checkpoint beside it is the previous one.
+        string stale = Path.Combine(dir.Path, $".{TrainingEngine.CheckpointFileName}.0123456789abcdef.tmp");
+        File.WriteAllBytes(stale, new byte[100]);
+        using (var b = NewModel(seed: 12))
+        {
+            var r = new TrainingEngine(settings).Fit(b, Train, null, TrainPipeline, EvalPipeline);
+            Assert.IsTrue(r.ResumedFromCheckpoint);
+            Assert.IsTrue(SameWeights(trained, Snapshot(b)));
+        }
+        Assert.IsFalse(File.Exists(stale));
+
+        // A checkpoint damaged outside the engine (a partial copy) is an error naming the file, not a silent restart.
+        string path = Path.Combine(dir.Path, TrainingEngine.CheckpointFileName);
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes.AsSpan(0, bytes.Length / 2).ToArray());
+        using var c = NewModel();
+        var e = Assert.Throws<InvalidDataException>(() => new TrainingEngine(settings).Fit(c, Train, null, TrainPipeline, EvalPipeline));
+        StringAssert.Contains(e.Message, TrainingEngine.CheckpointFileName);
+    }
+
+    [TestMethod]
     public void NonFiniteLossStopsTrainingNamingEpochAndBatch()
     {
         using var model = new HookedModel(NewModel());
