@@ -384,6 +384,24 @@ public sealed class TrainingEngineTests
         StringAssert.Contains(frozen.Message, "no trainable parameters");
     }
 
+    [TestMethod]
+    [DataRow("resnet18")]
+    [DataRow("mobilenetv2_ca")]
+    [DataRow("mobilevitv2_050")]
+    [DataRow("c2f_cls_n")]
+    [DataRow("attention56")]
+    public void ImageChannelsComeFromTheStemConvolution(string arch)
+    {
+        foreach (int channels in new[] { 1, 3 })
+        {
+            using var model = MLNet.Attention.Backbones.Models.ModelRegistry.Create(arch,
+                new MLNet.Attention.Backbones.Models.BackboneOptions(NumClasses: 4, InChannels: channels, SmallImage: true, WidthMultiplier: 0.25));
+            Assert.AreEqual(channels, TrainingEngine.InputChannels(model));
+        }
+        var noConv = Assert.Throws<ArgumentException>(() => TrainingEngine.InputChannels(new Linear(4, 2)));
+        StringAssert.Contains(noConv.Message, "ImageChannels");
+    }
+
     private static void AssertSameTrajectory(IReadOnlyList<EpochMetrics> expected, IReadOnlyList<EpochMetrics> actual)
     {
         Assert.HasCount(expected.Count, actual);
