@@ -40,14 +40,13 @@ public sealed class ImageEstimator : IEstimator<ImageTransformer>
         if (!inputSchema.TryFindColumn(InputColumnName, out var col))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{_transformer.Step.Name}: input column '{InputColumnName}' not found (columns: {inputSchema})");
         var step = _transformer.Step;
-        DataViewType output;
         if (step is PixelTransformStep)
         {
             if (col.Kind == SchemaShape.VectorKind.Scalar || col.ItemType != NumberDataViewType.Single)
                 throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{step.Name}: column '{InputColumnName}' must be a vector of Single (from ExtractPixels), but it is {col}");
             return inputSchema.With(col with { Name = OutputColumnName });
         }
-        output = step.OutputType(col.Kind == SchemaShape.VectorKind.Scalar ? col.ItemType : new VectorDataViewType((PrimitiveDataViewType)col.ItemType), InputColumnName);
+        var output = step.OutputType(col.Kind == SchemaShape.VectorKind.Scalar ? col.ItemType : new VectorDataViewType((PrimitiveDataViewType)col.ItemType), InputColumnName);
         return inputSchema.With(SchemaShape.Of(OutputColumnName, output));
     }
 
