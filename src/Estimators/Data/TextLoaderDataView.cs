@@ -1,4 +1,5 @@
 using System.Globalization;
+using MLNet.Attention.Transforms;
 namespace MLNet.Attention.Data;
 
 /// <summary>
@@ -62,24 +63,6 @@ internal sealed class TextLoaderDataView<T> : IDataView where T : class, new()
         throw new NotSupportedException($"{where}: {Conversions.TypeName(type)} fields are not supported");
     }
 
-    /// <summary>Splits one line; double quotes protect separators and "" inside them is a quote (RFC 4180).</summary>
-    private static List<string> SplitLine(string line, char sep)
-    {
-        var fields = new List<string>();
-        var sb = new System.Text.StringBuilder();
-        bool quoted = false;
-        for (int i = 0; i < line.Length; i++)
-        {
-            char ch = line[i];
-            if (quoted && ch == '"' && i + 1 < line.Length && line[i + 1] == '"') { sb.Append('"'); i++; }
-            else if (ch == '"') quoted = !quoted;
-            else if (ch == sep && !quoted) { fields.Add(sb.ToString()); sb.Clear(); }
-            else sb.Append(ch);
-        }
-        fields.Add(sb.ToString());
-        return fields;
-    }
-
     private sealed class Cursor : RowCursor
     {
         private readonly TextLoaderDataView<T> _view;
@@ -102,7 +85,7 @@ internal sealed class TextLoaderDataView<T> : IDataView where T : class, new()
                 _line++;
                 if (_line == 1 && _view._hasHeader) continue;
                 if (string.IsNullOrWhiteSpace(line)) continue;
-                _fields = SplitLine(line, _view._separator);
+                _fields = ImageDataset.SplitLine(line, _view._separator);
                 return true;
             }
         }
