@@ -6,12 +6,14 @@ using MLNet.Attention.Cli;
 static int Usage(TextWriter w, int code)
 {
     w.WriteLine("usage: mlnet-attention models [--image-size 224] [--classes 1000] [--markdown]");
+    w.WriteLine("       mlnet-attention fashion-mnist [--model epsanet50] [--width 0.25] [--epochs 1] [--batch-size 128] [--lr 0.1] [--train-limit 0]");
     w.WriteLine("       mlnet-attention demo [--epochs 2] [--batch-size 128] [--lr 0.1] [--train-limit 0 (all)] [--data /usr/share/datasets/fashion-mnist] [--out fashion_mnist_demo.safetensors] [--seed 1] [--threads <cores>]");
     return code;
 }
 
 var rest = args.ToList();
 if (rest.Count > 0 && (rest[0] is "-h" or "--help" or "help")) return Usage(Console.Out, 0);
+if (rest.Count > 0 && rest[0] == "fashion-mnist") return FashionMnistBenchmarkRun.Run(rest.Skip(1).ToArray(), Console.Out, Console.Error);
 if (rest.Count > 0 && rest[0] == "models") return ModelsCommand.Run(rest.Skip(1).ToArray(), Console.Out, Console.Error);
 if (rest.Count > 0 && rest[0] == "demo") rest.RemoveAt(0);
 else if (rest.Count > 0 && !rest[0].StartsWith("--", StringComparison.Ordinal)) { Console.Error.WriteLine($"unknown command '{rest[0]}'"); return Usage(Console.Error, 2); }
