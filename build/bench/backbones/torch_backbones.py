@@ -199,6 +199,8 @@ DEPTHS = {"resnet18": (BasicBlock, [2, 2, 2, 2]), "resnet34": (BasicBlock, [3, 4
 def build(name, width):
     """The PyTorch reference of registry model `name` in the small-image form, 3 channels, 10 classes."""
     small = dict(num_classes=NUM_CLASSES, in_channels=3, small_image=True)
+    if name == "eager_resnet50":  # BackboneBench's diagnostic twin of resnet50: the same network here
+        name = "resnet50"
     if name in DEPTHS:
         block, layers = DEPTHS[name]
         return bb.NarrowResNet(block, layers, bb.stage_planes(width, 16), **small)

@@ -27,13 +27,35 @@ internal sealed class EagerBottleneck : Module<Tensor, Tensor>
             _downsample = RegisterModule("downsample", new Sequential(new Conv2d(inplanes, planes * 4, 1, stride: stride, bias: false), new BatchNorm2d(planes * 4)));
     }
 
-    private static Tensor Then(Tensor previous, Tensor next)
+    /// <summary>Keep every intermediate until the block returns (as ResNet.cs's DisposeScope does) instead of disposing it when consumed.</summary>
+    public static bool KeepIntermediates { get; set; }
+
+    private readonly List<Tensor> _kept = new();
+
+    private Tensor Then(Tensor previous, Tensor next)
     {
-        if (!ReferenceEquals(previous, next)) previous.Dispose();
+        if (!ReferenceEquals(previous, next))
+        {
+            if (KeepIntermediates) _kept.Add(previous);
+            else previous.Dispose();
+        }
         return next;
     }
 
     public override Tensor Forward(Tensor input)
+    {
+        try
+        {
+            return ForwardCore(input);
+        }
+        finally
+        {
+            foreach (var t in _kept) t.Dispose();
+            _kept.Clear();
+        }
+    }
+
+    private Tensor ForwardCore(Tensor input)
     {
         var y = _conv1.Forward(input);
         y = Then(y, _bn1.Forward(y));

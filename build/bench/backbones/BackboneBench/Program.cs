@@ -90,7 +90,8 @@ internal static class Program
     private static Timing BenchModel(string name, double width, string mode, int batch, int size, int warmup, int iters)
     {
         TorchRuntime.ManualSeed(0);
-        using var model = ModelRegistry.Create(name, Small(width));
+        // "eager_resnet50": the diagnostic EagerResNet50 (same network as resnet50 at width 1, see EagerResNet.cs)
+        using var model = name == "eager_resnet50" ? new EagerResNet50(NumClasses) : ModelRegistry.Create(name, Small(width));
         long parameters = model.ParameterCount();
         using var x = Tensor.Randn(new long[] { batch, 3, size, size });
         var rng = new Random(0);
@@ -339,7 +340,7 @@ internal static class Program
                 return Serve();
 
             case "eager":
-                return EagerAb(IntOpt("batch", 32), IntOpt("size", 32), IntOpt("warmup", 2), IntOpt("iters", 5), IntOpt("reps", 4), Opt("mode", "infer"));
+                return EagerAb(IntOpt("batch", 32), IntOpt("size", 32), IntOpt("warmup", 2), IntOpt("iters", 5), IntOpt("reps", 4), Opt("mode", "infer"), Opt("only", ""));
 
             default:
                 Console.Error.WriteLine($"unknown command '{command}' (list, measure, export, bench, layers, serve)");
@@ -394,7 +395,7 @@ internal static class Program
     /// Diagnostic: the registry's resnet50 against <see cref="EagerResNet50"/> (the same network, intermediates disposed
     /// as soon as consumed, ReLU and residual add in place), alternating blocks of timed steps in one process.
     /// </summary>
-    private static int EagerAb(int batch, int size, int warmup, int iters, int reps, string mode)
+    private static int EagerAb(int batch, int size, int warmup, int iters, int reps, string mode, string only)
     {
         TorchRuntime.ManualSeed(0);
         using var registry = ModelRegistry.Create("resnet50", Small(1.0));
@@ -402,11 +403,12 @@ internal static class Program
         using var x = Tensor.Randn(new long[] { batch, 3, size, size });
         var labels = new long[batch];
         using var y = Tensor.FromArray<long>(labels, batch);
-        var models = new (string Name, Module<Tensor, Tensor> Model)[] { ("registry", registry), ("eager", eager) };
+        var models = new (string Name, Module<Tensor, Tensor> Model)[] { ("registry", registry), ("eager", eager), ("eager+keep", eager) };
         var steps = new List<Action>();
         var opts = new List<SGD>();
-        foreach (var (_, m) in models)
+        foreach (var (name, m) in models)
         {
+            bool keep = name == "eager+keep";
             if (mode == "train")
             {
                 m.Train();
@@ -414,6 +416,7 @@ internal static class Program
                 opts.Add(opt);
                 steps.Add(() =>
                 {
+                    EagerBottleneck.KeepIntermediates = keep;
                     using var scope = Tensor.NewDisposeScope();
                     F.CrossEntropy(m.Forward(x), y).Backward();
                     opt.Step();
@@ -425,6 +428,7 @@ internal static class Program
                 m.Eval();
                 steps.Add(() =>
                 {
+                    EagerBottleneck.KeepIntermediates = keep;
                     using var inference = TorchRuntime.InferenceMode();
                     using var scope = Tensor.NewDisposeScope();
                     m.Forward(x);
@@ -432,18 +436,27 @@ internal static class Program
             }
         }
         Console.WriteLine($"registry {registry.ParameterCount()} params, eager {eager.ParameterCount()} params");
-        var all = new List<double>[] { new(), new() };
+        var all = new List<double>[] { new(), new(), new() };
         for (int r = 0; r < reps; r++)
-            for (int k = 0; k < 2; k++)
+            for (int k = 0; k < 3; k++)
             {
-                int i = r % 2 == 0 ? k : 1 - k;
+                int i = r % 2 == 0 ? k : 2 - k;
+                if (only.Length > 0 && models[i].Name != only) continue;
                 var t = Time(models[i].Name, mode, 1, batch, size, 0, warmup, iters, steps[i]);
                 all[i].AddRange(t.TimesMs);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rep {r} {models[i].Name,-8} median {t.MedianMs:F2} ms min {t.TimesMs.Min():F2} ms"));
             }
+        if (only.Length > 0)
+        {
+            int i = Array.FindIndex(models, m => m.Name == only);
+            var s = all[i].OrderBy(t => t).ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{mode}: {only} median {s[s.Length / 2]:F2} min {s[0]:F2}"));
+            foreach (var o in opts) o.Dispose();
+            return 0;
+        }
         double Med(List<double> v) { var s = v.OrderBy(t => t).ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2; }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{mode}: registry median {Med(all[0]):F2} min {all[0].Min():F2} | eager median {Med(all[1]):F2} min {all[1].Min():F2} | registry/eager {Med(all[0]) / Med(all[1]):F3} (min {all[0].Min() / all[1].Min():F3})"));
+            $"{mode}: registry median {Med(all[0]):F2} min {all[0].Min():F2} | eager median {Med(all[1]):F2} min {all[1].Min():F2} | eager+keep median {Med(all[2]):F2} min {all[2].Min():F2} | registry/eager {Med(all[0]) / Med(all[1]):F3} (min {all[0].Min() / all[1].Min():F3}) | eager+keep/eager {Med(all[2]) / Med(all[1]):F3} (min {all[2].Min() / all[1].Min():F3})"));
         foreach (var o in opts) o.Dispose();
         return 0;
     }
