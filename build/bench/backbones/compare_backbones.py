@@ -358,6 +358,10 @@ def report(doc, out):
               + (f", {noisy_kept} kept for want of a quieter one" if noisy_kept else "") + ". "
               f"Total time {doc['elapsed']:.0f} s. Registered but without a benchmark: {doc['missing'] or 'none'}. "
               "Raw JSON: build/bench/backbones/artifacts/raw/.\n")
+    findings = os.path.join(HERE, "findings.md")  # hand-written analysis of the numbers, kept across re-renders
+    if os.path.exists(findings) and out == os.path.join(HERE, "results.md"):
+        with open(findings) as f:
+            md.append(f.read())
     text = "\n".join(md)
     with open(out, "w") as f:
         f.write(text)

@@ -22,6 +22,7 @@ and the same eval output with the C# weights loaded.
   torch_backbones.py params --models m@w,...
   torch_backbones.py serve [--threads 2]                          (worker of compare_backbones.py)
   torch_backbones.py inplace-ab --models m@w [--mode infer]        (diagnostic: in-place vs out-of-place ReLU)
+  torch_backbones.py keepalive-ab --models m@w [--mode infer]      (diagnostic: intermediates freed vs kept to the end)
 
 train: forward, cross-entropy, backward, SGD(momentum=0.9, foreach=False) step, zero_grad(set_to_none=True)
 infer: eval mode, forward under torch.inference_mode()
@@ -431,6 +432,43 @@ def inplace_ab(name, width, mode, batch, size, warmup, iters, reps):
           f"out of place {b:.2f} ms (min {min(times[False]):.2f}); in-place / out-of-place time {a / b:.3f}", flush=True)
 
 
+def keepalive_ab(name, width, mode, batch, size, warmup, iters, reps):
+    """Diagnostic: the reference model as Python runs it (each intermediate freed when its last reference goes)
+    against the same model with every module's output kept alive until the forward pass returns (forward hooks
+    holding references), roughly what a C# Forward's DisposeScope does; alternating blocks of timed steps."""
+    torch.manual_seed(0)
+    model = build(name, width)
+    x = torch.randn(batch, 3, size, size)
+    y = torch.randint(0, NUM_CLASSES, (batch,))
+    kept, keep = [], [False]
+
+    def hook(m, inp, out):
+        if keep[0]:
+            kept.append(out)
+    for m in model.modules():
+        m.register_forward_hook(hook)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, foreach=False)
+    model.train(mode == "train")
+
+    def step():
+        if mode == "train":
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        else:
+            with torch.inference_mode():
+                model(x)
+        kept.clear()
+    times = {False: [], True: []}
+    for r in range(reps):
+        for k in ((False, True) if r % 2 == 0 else (True, False)):
+            keep[0] = k
+            times[k] += time_step(name, mode, width, batch, size, 0, warmup, iters, step)["times_ms"]
+    a, b = statistics.median(times[False]), statistics.median(times[True])
+    print(f"{name}@{width:g} {mode}: freed when unused {a:.2f} ms (min {min(times[False]):.2f}), kept to the end "
+          f"{b:.2f} ms (min {min(times[True]):.2f}); kept / freed {b / a:.3f} (min {min(times[True]) / min(times[False]):.3f})", flush=True)
+
+
 def serve():
     """Long-lived worker for compare_backbones.py: one command a line on stdin, one JSON line on stdout (as
     BackboneBench serve): `bench SPEC BATCH SIZE WARMUP ITERS`, `layer NAME CHANNELS SIZE BATCH WARMUP ITERS`, `quit`."""
@@ -459,7 +497,7 @@ def serve():
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["bench", "layers", "check", "params", "serve", "inplace-ab"])
+    ap.add_argument("command", choices=["bench", "layers", "check", "params", "serve", "inplace-ab", "keepalive-ab"])
     ap.add_argument("--reps", type=int, default=4)
     ap.add_argument("--models", default="")
     ap.add_argument("--layers", default=",".join(LAYER_NAMES))
@@ -484,6 +522,11 @@ def main(argv):
     results = []
     if a.command == "serve":
         return serve()
+    if a.command == "keepalive-ab":
+        for name, width in specs():
+            for mode in (["train", "infer"] if a.mode == "all" else [a.mode]):
+                keepalive_ab(name, width, mode, a.batch or 32, a.size or 32, a.warmup, a.iters, a.reps)
+        return 0
     if a.command == "inplace-ab":
         for name, width in specs():
             for mode in (["train", "infer"] if a.mode == "all" else [a.mode]):

@@ -71,8 +71,8 @@ public sealed class ResidualAttentionNet : Module<Tensor, Tensor>
         var c = new[] { 256, 512, 1024, 2048 }.Select(x => Math.Max(4, (long)Math.Round(x * w / 4) * 4)).ToArray();
 
         Add("conv1", options.SmallImage
-            ? new Sequential(new Conv2d(options.InChannels, stem, 3, 1, 1, bias: false), new BatchNorm2d(stem), new ReLU())
-            : new Sequential(new Conv2d(options.InChannels, stem, 7, 2, 3, bias: false), new BatchNorm2d(stem), new ReLU()));
+            ? new Sequential(new Conv2d(options.InChannels, stem, 3, 1, 1, bias: false), new BatchNorm2d(stem), new ReLU(inplace: true))
+            : new Sequential(new Conv2d(options.InChannels, stem, 7, 2, 3, bias: false), new BatchNorm2d(stem), new ReLU(inplace: true)));
         Add("mpool1", options.SmallImage ? new Identity() : new MaxPool2d(3, 2, 1));
         Add("residual_block1", new ResidualUnit(stem, c[0]));
         Add("attention_module1", new AttentionModule(c[0], 3));
@@ -89,7 +89,7 @@ public sealed class ResidualAttentionNet : Module<Tensor, Tensor>
         Add("residual_block4", new ResidualUnit(c[2], c[3], 2));
         Add("residual_block5", new ResidualUnit(c[3], c[3]));
         Add("residual_block6", new ResidualUnit(c[3], c[3]));
-        Add("mpool2", new Sequential(new BatchNorm2d(c[3]), new ReLU(), new AdaptiveAvgPool2d(1)));
+        Add("mpool2", new Sequential(new BatchNorm2d(c[3]), new ReLU(inplace: true), new AdaptiveAvgPool2d(1)));
         NumFeatures = c[3];
         _fc = RegisterModule("fc", new Linear(c[3], options.NumClasses));
     }
@@ -138,10 +138,10 @@ public sealed class ResidualAttentionNet : Module<Tensor, Tensor>
         public override Tensor Forward(Tensor input)
         {
             using var scope = Tensor.NewDisposeScope();
-            var pre = _bn1.Forward(input).Relu();
+            var pre = _bn1.Forward(input).Relu_();
             var x = _conv1.Forward(pre);
-            x = _conv2.Forward(_bn2.Forward(x).Relu());
-            x = _conv3.Forward(_bn3.Forward(x).Relu());
+            x = _conv2.Forward(_bn2.Forward(x).Relu_());
+            x = _conv3.Forward(_bn3.Forward(x).Relu_());
             return (x + (_conv4 is null ? input : _conv4.Forward(pre))).MoveToOuterDisposeScope();
         }
     }
@@ -176,8 +176,8 @@ public sealed class ResidualAttentionNet : Module<Tensor, Tensor>
             }
             for (int i = levels + 1; i < 2 * levels; i++) _up.Add(RegisterModule($"softmax{i}_blocks", new ResidualUnit(channels, channels)));
             _head = RegisterModule($"softmax{2 * levels}_blocks", new Sequential(
-                new BatchNorm2d(channels), new ReLU(), new Conv2d(channels, channels, 1, bias: false),
-                new BatchNorm2d(channels), new ReLU(), new Conv2d(channels, channels, 1, bias: false), new Sigmoid()));
+                new BatchNorm2d(channels), new ReLU(inplace: true), new Conv2d(channels, channels, 1, bias: false),
+                new BatchNorm2d(channels), new ReLU(inplace: true), new Conv2d(channels, channels, 1, bias: false), new Sigmoid()));
             _last = RegisterModule("last_blocks", new ResidualUnit(channels, channels));
         }
 

@@ -91,7 +91,11 @@ internal static class Program
     {
         TorchRuntime.ManualSeed(0);
         // "eager_resnet50": the diagnostic EagerResNet50 (same network as resnet50 at width 1, see EagerResNet.cs)
-        using var model = name == "eager_resnet50" ? new EagerResNet50(NumClasses) : ModelRegistry.Create(name, Small(width));
+        using Module<Tensor, Tensor> model = name switch
+        {
+            "eager_resnet50" => new EagerResNet50(NumClasses),
+            _ => ModelRegistry.Create(name, Small(width)),
+        };
         long parameters = model.ParameterCount();
         using var x = Tensor.Randn(new long[] { batch, 3, size, size });
         var rng = new Random(0);
