@@ -14,6 +14,10 @@ internal static class Program
     /// </summary>
     internal static readonly Func<Command>[] Commands =
     [
+        TrainCommand.Create,
+        EvaluateCommand.Create,
+        PredictCommand.Create,
+        InspectCommand.Create,
         ModelsCommand.Create,
         DemoCommand.Create,
         FashionMnistCommand.Create,
