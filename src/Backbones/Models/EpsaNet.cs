@@ -37,10 +37,12 @@ public sealed class EpsaNetFamily : IModelFamily
     public IEnumerable<ModelInfo> Models { get; } = new[]
     {
         new ModelInfo("epsanet50", Family, "EPSANet-50 small (Zhang et al. 2021): PSA (kernels 3,5,7,9, groups 1,4,8,16) as the bottleneck 3x3 conv", o => Create(o, large: false, new[] { 3, 4, 6, 3 })),
+        new ModelInfo("epsanet14", Family, "EPSANet-14: one PSA bottleneck per stage (timm's ResNet-14 depth), the CPU-sized EPSANet for 28-64 px images", o => Create(o, large: false, new[] { 1, 1, 1, 1 })),
+        new ModelInfo("epsanet26", Family, "EPSANet-26: EPSANet-50's PSA bottleneck in timm's ResNet-26 depth (2, 2, 2, 2 blocks), for small images and CPUs", o => Create(o, large: false, new[] { 2, 2, 2, 2 })),
         new ModelInfo("epsanet101", Family, "EPSANet-101 small (Zhang et al. 2021): PSA (kernels 3,5,7,9, groups 1,4,8,16) as the bottleneck 3x3 conv", o => Create(o, large: false, new[] { 3, 4, 23, 3 })),
         new ModelInfo("epsanet50_large", Family, "EPSANet-50 large (Zhang et al. 2021): double-width bottleneck, PSA groups 32,32,32,32", o => Create(o, large: true, new[] { 3, 4, 6, 3 })),
         new ModelInfo("epsanet101_large", Family, "EPSANet-101 large (Zhang et al. 2021): double-width bottleneck, PSA groups 32,32,32,32", o => Create(o, large: true, new[] { 3, 4, 23, 3 })),
-    };
+    }.Select(m => m with { TakesStemStride = true }).ToArray();
 
     /// <summary>An EPSANet with blocks <paramref name="layers"/>, PSA groups <paramref name="groups"/> and bottleneck width planes·<paramref name="baseWidth"/>/64.</summary>
     /// <param name="options">Classes, channels, small-image stem, width multiplier; Attention must be null (PSA is the attention).</param>
@@ -66,6 +68,7 @@ public sealed class EpsaNetFamily : IModelFamily
             NumClasses = options.NumClasses,
             InChannels = options.InChannels,
             SmallImage = options.SmallImage,
+            StemStride = options.StemStride,
         });
     }
 

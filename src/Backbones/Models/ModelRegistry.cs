@@ -11,9 +11,18 @@ namespace MLNet.Attention.Backbones.Models;
 /// <param name="Attention">An attention layer name for <see cref="Layers.AttentionFactory"/> where the family takes one (e.g. ResNet); null: the family's own.</param>
 public sealed record BackboneOptions(int NumClasses = 1000, int InChannels = 3, bool SmallImage = false, double WidthMultiplier = 1.0, string? Attention = null)
 {
+    /// <summary>
+    /// Stride of the stem convolution: 0 (default) keeps the form's own — 2 in the 224-px form (then the stride-2 max-pool),
+    /// 1 in the small-image form. 2 in the small-image form halves the maps once more (a 28-px image reaches stage 1 at
+    /// 14×14): about 4× fewer multiply-adds, which makes EPSANet's PSA blocks affordable for Fashion-MNIST-sized images on a
+    /// CPU. Taken by the ResNet and EPSANet families (<see cref="ModelInfo.TakesStemStride"/>).
+    /// </summary>
+    public int StemStride { get; init; }
+
     /// <summary>Throws when an option is out of range, naming it.</summary>
     public void Validate()
     {
+        if (StemStride is < 0 or > 4) throw new ArgumentOutOfRangeException(nameof(StemStride), StemStride, "must be 0 (the form's own), 1, 2, 3 or 4");
         if (NumClasses < 1) throw new ArgumentOutOfRangeException(nameof(NumClasses), NumClasses, "must be >= 1");
         if (InChannels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(InChannels), InChannels, "must be 1 or 3");
         if (!(WidthMultiplier > 0) || WidthMultiplier > 8) throw new ArgumentOutOfRangeException(nameof(WidthMultiplier), WidthMultiplier, "must be in (0, 8]");
@@ -25,7 +34,11 @@ public sealed record BackboneOptions(int NumClasses = 1000, int InChannels = 3, 
 /// <param name="Family">Family (e.g. "resnet", "epsanet").</param>
 /// <param name="Description">One line: what it is and where it comes from.</param>
 /// <param name="Create">Builds the model.</param>
-public sealed record ModelInfo(string Name, string Family, string Description, Func<BackboneOptions, Module<Tensor, Tensor>> Create);
+public sealed record ModelInfo(string Name, string Family, string Description, Func<BackboneOptions, Module<Tensor, Tensor>> Create)
+{
+    /// <summary>Whether the builder honours <see cref="BackboneOptions.StemStride"/> (the ResNet and EPSANet families).</summary>
+    public bool TakesStemStride { get; init; }
+}
 
 /// <summary>A family of backbones; every non-abstract implementation in this assembly is registered.</summary>
 public interface IModelFamily
@@ -67,7 +80,10 @@ public static class ModelRegistry
     {
         options ??= new BackboneOptions();
         options.Validate();
-        return Get(name).Create(options);
+        var info = Get(name);
+        if (options.StemStride != 0 && !info.TakesStemStride)
+            throw new ArgumentException($"{info.Name} ({info.Family}) does not take StemStride (got {options.StemStride}); the ResNet and EPSANet families do", nameof(options));
+        return info.Create(options);
     }
 
     /// <summary>Parameter count and multiply-adds of one forward pass of a 1×C×size×size image (eval mode, no grad).</summary>

@@ -69,6 +69,9 @@ public sealed record ResNetConfig
 
     /// <summary>3×3 stride-1 stem and no max-pool (for 28–96 px images) instead of the 7×7 stride-2 stem and the 3×3 stride-2 max-pool.</summary>
     public bool SmallImage { get; init; }
+
+    /// <summary>Stride of the stem conv; 0: the form's own (2, or 1 in the small-image form). See <see cref="BackboneOptions.StemStride"/>.</summary>
+    public int StemStride { get; init; }
 }
 
 /// <summary>
@@ -121,9 +124,11 @@ public sealed class ResNet : Module<Tensor, Tensor>
 
         long stem = config.Planes[0];
         long expansion = config.Block == ResNetBlockType.Basic ? 1 : 4;
+        if (config.StemStride is < 0 or > 4) throw new ArgumentException($"StemStride must be 0 (the form's own) to 4, got {config.StemStride}", nameof(config));
+        long stemStride = config.StemStride != 0 ? config.StemStride : config.SmallImage ? 1 : 2;
         Conv1 = RegisterModule("conv1", config.SmallImage
-            ? new Conv2d(config.InChannels, stem, 3, stride: 1, padding: 1, bias: false)
-            : new Conv2d(config.InChannels, stem, 7, stride: 2, padding: 3, bias: false));
+            ? new Conv2d(config.InChannels, stem, 3, stride: stemStride, padding: 1, bias: false)
+            : new Conv2d(config.InChannels, stem, 7, stride: stemStride, padding: 3, bias: false));
         Bn1 = RegisterModule("bn1", new BatchNorm2d(stem));
         Relu = RegisterModule("relu", new ReLU(inplace: true));
         MaxPool = RegisterModule<Module<Tensor, Tensor>>("maxpool", config.SmallImage ? new Identity() : new MaxPool2d(3, 2, 1));
@@ -369,6 +374,8 @@ public sealed class ResNetFamily : IModelFamily
         new ModelInfo("resnet34", Family, "ResNet-34 (He et al. 2016), torchvision layout; takes any attention layer", o => Plain(o, ResNetBlockType.Basic, Depth34)),
         new ModelInfo("resnet50", Family, "ResNet-50 (He et al. 2016), torchvision layout (v1.5); takes any attention layer", o => Plain(o, ResNetBlockType.Bottleneck, Depth34)),
         new ModelInfo("resnet101", Family, "ResNet-101 (He et al. 2016), torchvision layout (v1.5); takes any attention layer", o => Plain(o, ResNetBlockType.Bottleneck, Depth101)),
+        new ModelInfo("seresnet18", Family, "SE-ResNet-18 (Hu et al. 2018): squeeze-excitation r16 (bias-free FCs, as the SENet code) after bn2 of every basic block", o => WithOwnBasic(o, "seresnet18", Depth18)),
+        new ModelInfo("seresnet34", Family, "SE-ResNet-34 (Hu et al. 2018): squeeze-excitation r16 (bias-free FCs, as the SENet code) after bn2 of every basic block", o => WithOwnBasic(o, "seresnet34", Depth34)),
         new ModelInfo("seresnet50", Family, "SE-ResNet-50 (Hu et al. 2018): squeeze-excitation r16 after bn3 of every block", o => WithOwn(o, "seresnet50", "se")),
         new ModelInfo("cbam_resnet50", Family, "CBAM-ResNet-50 (Woo et al. 2018): channel + spatial gates after bn3 of every block", o => WithOwn(o, "cbam_resnet50", "cbam")),
         new ModelInfo("bam_resnet50", Family, "BAM-ResNet-50 (Park et al. 2018): bottleneck attention after stages 1-3", o => WithOwn(o, "bam_resnet50", "bam")),
@@ -376,7 +383,7 @@ public sealed class ResNetFamily : IModelFamily
         new ModelInfo("ca_resnet50", Family, "CA-ResNet-50: coordinate attention (Hou et al. 2021) after bn3 of every block", o => WithOwn(o, "ca_resnet50", "ca")),
         new ModelInfo("gc_resnet50", Family, "GC-ResNet-50 (Cao et al. 2019): global context block r16 after bn3 of every block", o => WithOwn(o, "gc_resnet50", "gc")),
         new ModelInfo("sk_resnet50", Family, "SKNet-50 (Li et al. 2019): ResNeXt-50 32x4d with selective-kernel convs (M 2, G 32, r 16) as conv2", SkResNet50),
-    };
+    }.Select(m => m with { TakesStemStride = true }).ToArray();
 
     private static string? Normalize(string? attention)
     {
@@ -392,6 +399,7 @@ public sealed class ResNetFamily : IModelFamily
         NumClasses = o.NumClasses,
         InChannels = o.InChannels,
         SmallImage = o.SmallImage,
+        StemStride = o.StemStride,
     };
 
     /// <summary>A ResNet with attention layer <paramref name="attention"/> (a factory name, "bam" for the stage-level BAM, or null).</summary>
@@ -421,6 +429,12 @@ public sealed class ResNetFamily : IModelFamily
     {
         CheckOwn(o, model, own);
         return Build(o, ResNetBlockType.Bottleneck, Depth34, own);
+    }
+
+    private static ResNet WithOwnBasic(BackboneOptions o, string model, int[] layers)
+    {
+        CheckOwn(o, model, "se");
+        return Build(o, ResNetBlockType.Basic, layers, "se");
     }
 
     private static ResNet EcaResNet50(BackboneOptions o)
