@@ -205,11 +205,7 @@ public sealed class BackboneExperiment
         {
             var o = schedule.Candidates[i];
             var s = runner.States[i];
-            var status = o.Error is not null ? BackboneRunStatus.Failed
-                : o.Score is null ? BackboneRunStatus.NotRun
-                : o.Rung == last ? BackboneRunStatus.Finished
-                : o.Pending ? BackboneRunStatus.Pending
-                : BackboneRunStatus.Eliminated;
+            var status = Status(o, last);
             rows.Add(new BackboneRunDetail
             {
                 Rank = rows.Count + 1,
@@ -230,6 +226,14 @@ public sealed class BackboneExperiment
         }
         return rows;
     }
+
+    /// <summary>What became of a candidate, from where the schedule left it.</summary>
+    internal static BackboneRunStatus Status(CandidateOutcome o, int lastRung) =>
+        o.Error is not null ? BackboneRunStatus.Failed
+        : o.Score is not null && o.Rung == lastRung ? BackboneRunStatus.Finished
+        : o.Pending ? BackboneRunStatus.Pending
+        : o.Score is null ? BackboneRunStatus.NotRun
+        : BackboneRunStatus.Eliminated;
 
     private JsonObject Hyperparameters(BackboneRunDetail winner, ScheduleResult schedule, int seed, ExperimentData data)
     {

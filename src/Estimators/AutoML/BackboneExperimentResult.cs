@@ -11,7 +11,7 @@ public enum BackboneRunStatus
     Finished,
     /// <summary>Stopped early by successive halving: not among the best 1/η of its rung.</summary>
     Eliminated,
-    /// <summary>Promoted (or still to be trained further), but the budget or a cancellation ended the experiment first.</summary>
+    /// <summary>Promoted, still to be judged at its rung, or stopped while training, when the budget or a cancellation ended the experiment (its metric, if any, is from the last rung it completed).</summary>
     Pending,
     /// <summary>Never trained: the budget or a cancellation ended the experiment before its first trial.</summary>
     NotRun,

@@ -47,7 +47,8 @@ internal sealed class ExperimentData
         }
         else
         {
-            var parts = trainSet.Split(1 - validationFraction, validationFraction, seed, stratified: true);
+            double fraction = validationFraction;   // in double on both sides: (1 - 0.2f) + 0.2f as doubles exceeds 1
+            var parts = trainSet.Split(1 - fraction, fraction, seed, stratified: true);
             if (parts.Validation.Count == 0 || parts.Train.Count == 0)
                 throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
                     $"{Source}: {trainSet.Count} images split by ValidationFraction {validationFraction} leave {parts.Train.Count} for training and {parts.Validation.Count} for validation; pass a validation set or more data"), nameof(train));

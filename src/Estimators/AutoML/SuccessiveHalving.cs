@@ -198,7 +198,7 @@ internal sealed class SuccessiveHalving
                     stop = byCaller ? ScheduleStop.Cancelled : ScheduleStop.Interrupted;
                     reason = byCaller
                         ? "cancelled"
-                        : string.Create(ic, $"candidate {c}'s trial to epoch {target} (rung {rung}) ran past the {Format(budget)} budget and was stopped; it keeps its rung-{o.Rung} result");
+                        : string.Create(ic, $"candidate {c}'s trial to epoch {target} (rung {rung}) ran past the {Format(budget)} budget and was stopped; {(o.Rung < 0 ? "it completed no rung" : $"it keeps its rung-{o.Rung} result")}");
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {

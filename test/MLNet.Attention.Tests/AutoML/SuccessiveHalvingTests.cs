@@ -139,6 +139,7 @@ public sealed class SuccessiveHalvingTests
         Assert.IsInstanceOfType<InvalidOperationException>(result.Candidates[3].Error);
         Assert.AreEqual(2, r.Requests.Single(q => q.Rung == 1).Candidate, "3 completed rung 0 → 1 promoted: the best of those that did not fail");
         CollectionAssert.AreEqual(new[] { 2, 1, 0, 3 }, result.Ranking.ToArray());
+        Assert.AreEqual(BackboneRunStatus.Failed, BackboneExperiment.Status(result.Candidates[3], 1));
         Assert.AreEqual(ScheduleStop.Completed, result.Stop);
     }
 
@@ -167,6 +168,10 @@ public sealed class SuccessiveHalvingTests
         Assert.AreEqual(1, result.Candidates[8].Rung);
         Assert.IsFalse(result.Candidates[5].Pending, "eliminated at rung 0");
         CollectionAssert.AreEqual(new[] { 8, 7, 6, 5, 4, 3, 2, 1, 0 }, result.Ranking.ToArray(), "the best of the highest rung reached leads");
+        var status = result.Candidates.Select(o => BackboneExperiment.Status(o, 2)).ToArray();
+        Assert.AreEqual(BackboneRunStatus.Pending, status[8]);
+        Assert.AreEqual(BackboneRunStatus.Eliminated, status[7], "judged at rung 1 and not promoted");
+        Assert.AreEqual(BackboneRunStatus.Eliminated, status[0]);
     }
 
     [TestMethod]
@@ -181,6 +186,8 @@ public sealed class SuccessiveHalvingTests
         StringAssert.Contains(result.StopReason, "would take about 20.0s but 10.0s");
         Assert.IsNull(result.Candidates[1].Score);
         CollectionAssert.AreEqual(new[] { 0, 1 }, result.Ranking.ToArray(), "never-run candidates last");
+        Assert.AreEqual(BackboneRunStatus.NotRun, BackboneExperiment.Status(result.Candidates[1], 0));
+        Assert.AreEqual(BackboneRunStatus.Finished, BackboneExperiment.Status(result.Candidates[0], 0));
     }
 
     [TestMethod]
@@ -196,8 +203,10 @@ public sealed class SuccessiveHalvingTests
         Assert.IsNull(result.Candidates[2].Score, "it completed no rung");
         Assert.IsTrue(result.Candidates[2].Pending);
         Assert.IsTrue(result.Candidates[0].Pending && result.Candidates[1].Pending, "no promotion was decided for the rung");
-        StringAssert.Contains(result.StopReason, "ran past the");
+        StringAssert.Contains(result.StopReason, "ran past the 10.0s budget and was stopped; it completed no rung");
         CollectionAssert.AreEqual(new[] { 1, 0, 2 }, result.Ranking.ToArray());
+        CollectionAssert.AreEqual(new[] { BackboneRunStatus.Pending, BackboneRunStatus.Pending, BackboneRunStatus.Pending },
+            result.Candidates.Select(o => BackboneExperiment.Status(o, 1)).ToArray(), "stopped before a promotion, or while training: pending");
     }
 
     [TestMethod]
