@@ -46,6 +46,7 @@ internal static partial class CompareCommand
         var channels = Opt.Maybe<int?>("--channels", "1 (gray) or 3 (RGB) (default 1 for Fashion-MNIST, 3 otherwise).").Check(c => c is null or 1 or 3, "1 or 3");
         var small = Opt.Maybe<bool?>("--small-image", "The small-image form (3x3 stride-1 stem, no max-pool) for 28-96 px images (default: on when --image-size <= 96).");
         var augment = new Option<bool>("--augment") { Description = "Random crops (padding 1/8 of the side) and horizontal flips while training." };
+        var channelsLast = new Option<bool>("--channels-last") { Description = "Train and score in the channels-last (NHWC) memory format: EPSANet's grouped 7x7/9x9 convolutions run several times faster on the CPU." };
         var mean = Opt.Maybe<string>("--mean", "Per-channel mean of NormalizeImage, comma-separated (default: ImageNet's for RGB, 0.2860 for Fashion-MNIST).", "M[,M,M]");
         var std = Opt.Maybe<string>("--std", "Per-channel std of NormalizeImage, comma-separated (default: ImageNet's for RGB, 0.3530 for Fashion-MNIST).", "S[,S,S]");
         var optimizer = Opt.Of("--optimizer", "sgd (Nesterov momentum 0.9) or adamw.", "sgd").AcceptOnlyFromAmong("sgd", "adamw");
@@ -66,7 +67,7 @@ internal static partial class CompareCommand
             + "prints a leaderboard (metric, rung, epochs, parameters, GMACs, time, images/s) and saves the best model.")
         {
             data, models, lrs, batches, budget, maxEpochs, minEpochs, eta, metric, validation, validationFraction, width, size, channels, small, augment,
-            mean, std, optimizer, schedule, wd, seed, trainLimit, validationLimit, device, threads, workers, checkpoints, output, leaderboard,
+            channelsLast, mean, std, optimizer, schedule, wd, seed, trainLimit, validationLimit, device, threads, workers, checkpoints, output, leaderboard,
         };
         cmd.SetAction((r, ct) =>
         {
@@ -101,7 +102,7 @@ internal static partial class CompareCommand
                 Optimizer = r.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd,
                 LearningRateScheduler = r.GetValue(schedule) switch { "onecycle" => LearningRateScheduler.OneCycle, "constant" => LearningRateScheduler.Constant, _ => LearningRateScheduler.Cosine },
                 WeightDecay = r.GetValue(wd), Seed = r.GetValue(seed), ValidationFraction = (float)r.GetValue(validationFraction),
-                Workers = r.GetValue(workers), CheckpointDirectory = r.GetValue(checkpoints), CancellationToken = ct,
+                Workers = r.GetValue(workers), MemoryFormat = r.GetValue(channelsLast) ? MemoryFormat.ChannelsLast : MemoryFormat.Contiguous, CheckpointDirectory = r.GetValue(checkpoints), CancellationToken = ct,
             };
             return Task.FromResult(Run(new Job(image, settings, validationSpec, r.GetValue(trainLimit), r.GetValue(validationLimit), csvPath), o, e));
         });
@@ -202,7 +203,7 @@ internal static partial class CompareCommand
         output.WriteLine(string.Create(ic,
             $"comparing {candidates.Count} candidate(s) ({x.Backbones.Count} backbone(s) x {x.LearningRates.Count} learning rate(s) x {x.BatchSizes.Count} batch size(s)) on {s.Data}{(job.TrainLimit is { } tl ? $" ({tl:N0} images)" : "")}, {s.ImageSize}x{s.ImageSize}x{s.Channels}: "
             + $"rungs of {string.Join("/", experiment.RungEpochs)} epochs (eta {x.ReductionFactor}), budget {Format(x.MaxExperimentTime)}, optimizing {x.OptimizingMetric} on {(job.Validation is null ? $"{x.ValidationFraction * 100:0.#}% of the data" : job.Validation.ToString())}, "
-            + $"{x.Optimizer} {x.LearningRateScheduler}, seed {s.Seed}, device {ml.Device}, {TorchRuntime.NumThreads} threads"));
+            + $"{x.Optimizer} {x.LearningRateScheduler}{(x.MemoryFormat == MemoryFormat.ChannelsLast ? ", channels-last" : "")}, seed {s.Seed}, device {ml.Device}, {TorchRuntime.NumThreads} threads"));
 
         BackboneExperimentResult result;
         try

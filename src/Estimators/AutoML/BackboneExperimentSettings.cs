@@ -1,6 +1,7 @@
 using System.Globalization;
 using MLNet.Attention.Backbones.Models;
 using MLNet.Attention.Estimators;
+using MLNet.Attention.Torch;
 using MLNet.Attention.Trainers;
 using MLNet.Attention.Transforms;
 
@@ -139,6 +140,10 @@ public sealed class BackboneExperimentSettings
     /// <summary>Image decoding threads (null: the machine's cores).</summary>
     public int? Workers { get; set; }
 
+    /// <summary>The memory format of training and scoring for every candidate (default NCHW); <see cref="MemoryFormat.ChannelsLast"/>
+    /// trains EPSANet's grouped 7×7/9×9 convolutions several times faster on the CPU. The results equal NCHW's up to float rounding.</summary>
+    public MemoryFormat MemoryFormat { get; set; } = MemoryFormat.Contiguous;
+
     /// <summary>Images that cannot be loaded: throw (default) or skip.</summary>
     public BadInputPolicy OnBadInput { get; set; } = BadInputPolicy.Throw;
 
@@ -206,5 +211,6 @@ public sealed class BackboneExperimentSettings
         Seed = seed,
         Workers = Workers ?? Environment.ProcessorCount,
         OnBadInput = OnBadInput,
+        MemoryFormat = MemoryFormat,
     });
 }

@@ -152,7 +152,7 @@ internal sealed class BackboneTrialRunner : ITrialRunner
             throw new InvalidOperationException($"{c.Name}: training stopped at epoch {reached} instead of {request.ToEpoch}");
 
         var probabilities = TrainingEngine.PredictProbabilities(model, _data.Validation, _data.Pipeline, c.BatchSize, _env.Device,
-            _settings.Workers ?? Environment.ProcessorCount);
+            _settings.Workers ?? Environment.ProcessorCount, format: _settings.MemoryFormat);
         var metrics = MulticlassEvaluator.Evaluate(probabilities, _validationLabels, _data.Classes.Count, Math.Min(5, _data.Classes.Count), _data.Classes);
         model.Save(s.WeightsPath, new Dictionary<string, string>
         {
@@ -183,6 +183,7 @@ internal sealed class BackboneTrialRunner : ITrialRunner
         try
         {
             model.LoadWeights(s.WeightsPath, strict: true);
+            model.ToMemoryFormat(_settings.MemoryFormat);
             model.Eval();
             if (_env.Device != Device.Cpu) model.To(_env.Device);
             return model;

@@ -224,13 +224,14 @@ public sealed class BackboneExperimentTests
     }
 
     [TestMethod]
-    public void LogLossRanksLowerFirstAndAValidationFractionIsHeldOut()
+    public void LogLossRanksLowerFirstAValidationFractionIsHeldOutAndChannelsLastIsKept()
     {
         var (ml, train, _, features) = Data();
         var settings = Settings();
         settings.Backbones = Tiny.Take(2).ToList();
         settings.MaxEpochPerCandidate = 1;
         settings.OptimizingMetric = MulticlassClassificationMetric.LogLoss;
+        settings.MemoryFormat = MemoryFormat.ChannelsLast;
         settings.ValidationFraction = 0.2f;   // not exact in binary: (1 - 0.2f) + 0.2f as doubles is above 1
         using var result = ml.Auto().CreateBackboneExperiment(settings).Execute(train, null, features);
         CollectionAssert.AreEqual(new[] { 1 }, result.RungEpochs.ToArray(), "2 candidates < η: one rung");
@@ -240,6 +241,7 @@ public sealed class BackboneExperimentTests
         Assert.IsTrue(result.Leaderboard[0].Metric <= result.Leaderboard[1].Metric, "lower log-loss first");
         Assert.AreEqual(result.Leaderboard[0].ValidationMetrics!.LogLoss, result.Leaderboard[0].Metric);
         Assert.IsInstanceOfType<AttentionBackboneTransformer>(result.BestModel is TransformerChain<AttentionBackboneTransformer> chain ? chain.LastTransformer : null);
+        Assert.AreEqual(MemoryFormat.ChannelsLast, result.BestBackbone.Info.MemoryFormat, "the saved model scores channels-last too");
     }
 
     [TestMethod]
