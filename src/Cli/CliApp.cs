@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Help;
+using System.CommandLine.Parsing;
 using System.Reflection;
 
 namespace MLNet.Attention.Cli;
@@ -45,7 +46,7 @@ internal static class CliApp
         }
         if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
         {
-            var errors = parse.Errors.Select(e => e.Message).ToList();
+            var errors = parse.Errors.Select(e => Describe(e, parse)).ToList();
             if (errors.Count > 1) errors.RemoveAll(m => m.StartsWith("Required command was not provided", StringComparison.Ordinal));
             foreach (var e in errors) error.WriteLine($"error: {e}");
             string path = CommandPath(parse.CommandResult.Command, root);
@@ -68,6 +69,16 @@ internal static class CliApp
             if (Environment.GetEnvironmentVariable("MLNET_ATTENTION_DEBUG") == "1") error.WriteLine(inner);
             return ExitCodes.Failure;
         }
+    }
+
+    /// <summary>A parse error, with System.CommandLine's "Required argument missing for command" turned into one that names the argument.</summary>
+    private static string Describe(ParseError e, ParseResult parse)
+    {
+        if (!e.Message.StartsWith("Required argument missing for command", StringComparison.Ordinal)) return e.Message;
+        var missing = parse.CommandResult.Command.Arguments
+            .Where(a => a.Arity.MinimumNumberOfValues > 0 && (parse.GetResult(a) is not { } r || r.Tokens.Count == 0))
+            .Select(a => $"<{a.Name}>{(a.Description is null ? "" : $" ({a.Description})")}").ToList();
+        return missing.Count == 0 ? e.Message : $"missing {string.Join(", ", missing)} for '{parse.CommandResult.Command.Name}'";
     }
 
     private static Exception Unwrap(Exception e)

@@ -18,6 +18,7 @@ internal static class Program
         EvaluateCommand.Create,
         PredictCommand.Create,
         InspectCommand.Create,
+        ImportCommand.Create,
         CompareCommand.Create,
         ModelsCommand.Create,
         DemoCommand.Create,

@@ -47,6 +47,14 @@ internal static class Opt
         return option;
     }
 
+    /// <summary>Only these values (the error names the option and lists them; the help shows them as the value's name).</summary>
+    public static Option<string> OneOf(this Option<string> o, params string[] values)
+    {
+        o.HelpName = string.Join('|', values);
+        o.CompletionSources.Add(values);
+        return o.Check(v => values.Contains(v, StringComparer.Ordinal), "one of " + string.Join(", ", values));
+    }
+
     public static Option<int> AtLeast(this Option<int> o, int min) => o.Check(v => v >= min, $">= {min}");
     public static Option<int?> AtLeast(this Option<int?> o, int min) => o.Check(v => v is null || v >= min, $">= {min}");
     public static Option<double> Positive(this Option<double> o) => o.Check(v => double.IsFinite(v) && v > 0, "a finite number > 0");

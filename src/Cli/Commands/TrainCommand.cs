@@ -62,8 +62,8 @@ internal static class TrainCommand
         var batch = Opt.Of("--batch-size", "Images per batch.", 32).AtLeast(1);
         var lr = Opt.Number("--lr", "Peak learning rate.", 0.01).Positive();
         var wd = Opt.Number("--weight-decay", "Weight decay (L2 for SGD, decoupled for AdamW).", 1e-4).InRange(0, double.PositiveInfinity);
-        var optimizer = Opt.Of("--optimizer", "sgd (Nesterov momentum 0.9) or adamw.", "sgd").AcceptOnlyFromAmong("sgd", "adamw");
-        var schedule = Opt.Of("--schedule", "Learning-rate schedule: cosine, onecycle or constant.", "cosine").AcceptOnlyFromAmong("cosine", "onecycle", "constant");
+        var optimizer = Opt.Of("--optimizer", "sgd (Nesterov momentum 0.9) or adamw.", "sgd").OneOf("sgd", "adamw");
+        var schedule = Opt.Of("--schedule", "Learning-rate schedule: cosine, onecycle or constant.", "cosine").OneOf("cosine", "onecycle", "constant");
         var size = Opt.Maybe<int?>("--image-size", "Side in pixels images are resized to (default 28 for Fashion-MNIST, 224 otherwise).", "PIXELS").AtLeast(8);
         var channels = Opt.Maybe<int?>("--channels", "1 (gray) or 3 (RGB) (default 1 for Fashion-MNIST, 3 otherwise).").Check(c => c is null or 1 or 3, "1 or 3");
         var small = Opt.Maybe<bool?>("--small-image", "The small-image form (3x3 stride-1 stem, no max-pool) for 28-96 px images (default: on when --image-size <= 96).");
