@@ -9,7 +9,8 @@ namespace MLNet.Attention.Backbones.Layers;
 /// <c>MODELS/bam.py</c>): a channel branch M_c (<see cref="BamChannelGate"/>) and a spatial branch M_s
 /// (<see cref="BamSpatialGate"/>) run in parallel and are combined as in the reference code,
 /// out = x · (1 + sigmoid(M_c · M_s)) — the product of the two branches (the paper's text writes their sum).
-/// Placed after stages 1–3 of a ResNet, not in every block.
+/// Placed after stages 1–3 of a ResNet, not in every block. Reports the (N,C,H,W) gate sigmoid(M_c · M_s) as
+/// <c>attention</c> to intermediate hooks (<see cref="Module.RegisterIntermediateHook"/>).
 /// </summary>
 public sealed class Bam : Module<Tensor, Tensor>
 {
@@ -34,10 +35,20 @@ public sealed class Bam : Module<Tensor, Tensor>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return RunForwardHooks(input, Attend(input));
+    }
+
+    private Tensor Attend(Tensor input)
+    {
         using var scope = Tensor.NewDisposeScope();
-        var att = (ChannelAtt.Forward(input) * SpatialAtt.Forward(input)).Sigmoid() + 1;
+        var gate = (ChannelAtt.Forward(input) * SpatialAtt.Forward(input)).Sigmoid();
+        ReportIntermediate("attention", gate);
+        var att = gate + 1;
         return (att * input).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 }
 
 /// <summary>

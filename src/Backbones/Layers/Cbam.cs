@@ -8,6 +8,7 @@ namespace MLNet.Attention.Backbones.Layers;
 /// Jongchan/attention-module <c>MODELS/cbam.py</c>): a channel gate (<see cref="CbamChannelGate"/>) then a spatial gate
 /// (<see cref="CbamSpatialGate"/>). Submodules are named <c>ChannelGate</c> and <c>SpatialGate</c> as in the reference,
 /// so its checkpoints load (<c>ChannelGate.mlp.1.weight</c>, <c>SpatialGate.spatial.bn.running_mean</c>, …).
+/// The gates report their attention to intermediate hooks (<see cref="Module.RegisterIntermediateHook"/>).
 /// </summary>
 public sealed class Cbam : Module<Tensor, Tensor>
 {
@@ -32,16 +33,24 @@ public sealed class Cbam : Module<Tensor, Tensor>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return RunForwardHooks(input, Gate(input));
+    }
+
+    private Tensor Gate(Tensor input)
+    {
         if (SpatialGate is null) return ChannelGate.Forward(input);
         using var scope = Tensor.NewDisposeScope();
         return SpatialGate.Forward(ChannelGate.Forward(input)).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 }
 
 /// <summary>
 /// CBAM's channel attention: the average- and the max-pooled descriptors go through one shared MLP
 /// (<c>mlp</c> = Flatten, Linear(C, C/r), ReLU, Linear(C/r, C), both linears with bias), are summed, squashed by a
-/// sigmoid and scale the input's channels.
+/// sigmoid and scale the input's channels. Reports the (N,C,1,1) sigmoid weights as <c>channel_weights</c>.
 /// </summary>
 public sealed class CbamChannelGate : Module<Tensor, Tensor>
 {
@@ -64,11 +73,20 @@ public sealed class CbamChannelGate : Module<Tensor, Tensor>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return RunForwardHooks(input, Scale(input));
+    }
+
+    private Tensor Scale(Tensor input)
+    {
         using var scope = Tensor.NewDisposeScope();
         var att = Mlp.Forward(Functional.AdaptiveAvgPool2d(input, 1)) + Mlp.Forward(Functional.AdaptiveMaxPool2d(input, 1));
         var scale = att.Sigmoid().Unsqueeze(2).Unsqueeze(3);
+        ReportIntermediate("channel_weights", scale);
         return (input * scale).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"channels={_channels}, reduction={_reduction}";
@@ -77,6 +95,7 @@ public sealed class CbamChannelGate : Module<Tensor, Tensor>
 /// <summary>
 /// CBAM's spatial attention: the channel-wise max and mean (in that order) are stacked into 2 channels, go through a
 /// 7×7 conv (no bias) + BN (<see cref="BasicConv"/> <c>spatial</c>), a sigmoid, and scale every position.
+/// Reports the (N,1,H,W) sigmoid map as <c>spatial_map</c>.
 /// </summary>
 public sealed class CbamSpatialGate : Module<Tensor, Tensor>
 {
@@ -96,11 +115,20 @@ public sealed class CbamSpatialGate : Module<Tensor, Tensor>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return RunForwardHooks(input, Scale(input));
+    }
+
+    private Tensor Scale(Tensor input)
+    {
         using var scope = Tensor.NewDisposeScope();
         var compressed = Tensor.Cat(new[] { input.Max(1, keepDim: true).Values, input.Mean(1, keepDim: true) }, 1);
         var scale = Spatial.Forward(compressed).Sigmoid();
+        ReportIntermediate("spatial_map", scale);
         return (input * scale).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 }
 
 /// <summary>

@@ -8,7 +8,8 @@ namespace MLNet.Attention.Backbones.Layers;
 /// Andrew-Qibin/CoordAttention <c>coordatt.py</c>). The input is average-pooled along W (an H×1 map) and along H
 /// (1×W, transposed to W×1); both are concatenated along the spatial dim, go through <c>conv1</c> (1×1 with bias) to
 /// mip = max(8, C/r) channels, <c>bn1</c> and h-swish, are split again, and <c>conv_h</c>/<c>conv_w</c> (1×1 with bias)
-/// with a sigmoid give the attention along H and along W: out = x · a_w · a_h.
+/// with a sigmoid give the attention along H and along W: out = x · a_w · a_h. Reports a_h (N,C,H,1) as
+/// <c>attention_h</c> and a_w (N,C,1,W) as <c>attention_w</c> to intermediate hooks (<see cref="Module.RegisterIntermediateHook"/>).
 /// </summary>
 public sealed class CoordAttention : Module<Tensor, Tensor>
 {
@@ -55,6 +56,11 @@ public sealed class CoordAttention : Module<Tensor, Tensor>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return RunForwardHooks(input, Attend(input));
+    }
+
+    private Tensor Attend(Tensor input)
+    {
         using var scope = Tensor.NewDisposeScope();
         var s = input.Shape;
         long h = s[2], w = s[3];
@@ -63,8 +69,13 @@ public sealed class CoordAttention : Module<Tensor, Tensor>
         var parts = y.Split(new[] { h, w }, 2);
         var aH = ConvH.Forward(parts[0]).Sigmoid();
         var aW = ConvW.Forward(parts[1].Permute(0, 1, 3, 2)).Sigmoid();
+        ReportIntermediate("attention_h", aH);
+        ReportIntermediate("attention_w", aW);
         return (input * aW * aH).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"channels={_channels}, reduction={_reduction}, mip={MipChannels}";

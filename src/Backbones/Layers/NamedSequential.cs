@@ -27,17 +27,20 @@ public sealed class NamedSequential : Module<Tensor, Tensor>
     public Module<Tensor, Tensor> this[string name] =>
         _layers.Find(p => p.Key == name).Value ?? throw new KeyNotFoundException($"no layer named '{name}'");
 
-    /// <summary>Runs the layers in order, freeing each intermediate once the next layer has consumed it.</summary>
+    /// <summary>Runs the layers in order (with the forward hooks of those that do not run their own), freeing each intermediate once the next layer has consumed it.</summary>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
         Tensor x = input;
         foreach (var (_, layer) in _layers)
         {
-            var y = layer.Forward(x);
+            var y = ForwardChild(layer, x);
             if (!ReferenceEquals(x, input) && !ReferenceEquals(x, y)) x.Dispose();
             x = y;
         }
-        return ReferenceEquals(x, input) ? input.Alias() : x;
+        return RunForwardHooks(input, ReferenceEquals(x, input) ? input.Alias() : x);
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 }

@@ -10,6 +10,8 @@ namespace MLNet.Attention.Backbones.Layers;
 /// kernels 3, 5, 7, 9 with padding k/2; groups 1, 4, 8, 16; the block's stride), one <see cref="SEWeightModule"/>
 /// <c>se</c> shared by the four branches, a softmax over the branch dimension of the (N,4,planes/4,1,1) weights, and
 /// the weighted branches concatenated in the reference's order — reversed: (x4, x3, x2, x1).
+/// Reports the softmax-normalised (N,4,planes/4,1,1) branch weights, branch i being <c>conv_{i+1}</c>'s, as
+/// <c>branch_weights</c> to intermediate hooks (<see cref="Module.RegisterIntermediateHook"/>).
 /// </summary>
 public sealed class PSAModule : Module<Tensor, Tensor>
 {
@@ -77,6 +79,11 @@ public sealed class PSAModule : Module<Tensor, Tensor>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return RunForwardHooks(input, Attend(input));
+    }
+
+    private Tensor Attend(Tensor input)
+    {
         using var scope = Tensor.NewDisposeScope();
         long n = input.Size(0);
         var xs = _convs.Select(c => c.Forward(input)).ToArray();
@@ -84,11 +91,16 @@ public sealed class PSAModule : Module<Tensor, Tensor>
         var fs = feats.Shape;
         feats = feats.View(n, 4, SplitChannels, fs[2], fs[3]);
         var weights = Tensor.Cat(xs.Select(Se.Forward).ToArray(), 1).View(n, 4, SplitChannels, 1, 1);
-        var weighted = feats * Softmax.Forward(weights);
+        var branchWeights = Softmax.Forward(weights);
+        ReportIntermediate("branch_weights", branchWeights);
+        var weighted = feats * branchWeights;
         // The official loop prepends each branch to the running result, so the output is (x4, x3, x2, x1).
         var outParts = new[] { weighted.Select(1, 3), weighted.Select(1, 2), weighted.Select(1, 1), weighted.Select(1, 0) };
         return Tensor.Cat(outParts, 1).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 
     /// <inheritdoc/>
     protected override string ExtraRepr() =>

@@ -43,10 +43,18 @@ public sealed class SEWeightModule : Module<Tensor, Tensor>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return RunForwardHooks(input, Weights(input));
+    }
+
+    private Tensor Weights(Tensor input)
+    {
         using var scope = Tensor.NewDisposeScope();
         var y = Relu.Forward(Fc1.Forward(AvgPool.Forward(input)));
         return Sigmoid.Forward(Fc2.Forward(y)).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"channels={_channels}, reduction={_reduction}";

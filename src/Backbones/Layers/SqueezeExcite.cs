@@ -7,6 +7,7 @@ namespace MLNet.Attention.Backbones.Layers;
 /// Squeeze-and-excitation (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018), in the form of the common SENet
 /// code the seeds show: global average pool → <c>fc</c> = Linear(C, C/r, no bias) → ReLU → Linear(C/r, C, no bias) →
 /// sigmoid, and the input scaled per channel. State-dict keys <c>fc.0.weight</c>, <c>fc.2.weight</c>.
+/// Reports its (N,C,1,1) channel weights as <c>channel_weights</c> to intermediate hooks (<see cref="Module.RegisterIntermediateHook"/>).
 /// </summary>
 public sealed class SqueezeExcite : Module<Tensor, Tensor>
 {
@@ -37,11 +38,20 @@ public sealed class SqueezeExcite : Module<Tensor, Tensor>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return RunForwardHooks(input, Scale(input));
+    }
+
+    private Tensor Scale(Tensor input)
+    {
         using var scope = Tensor.NewDisposeScope();
         var s = input.Shape;
         var w = Fc.Forward(AvgPool.Forward(input).View(s[0], s[1])).View(s[0], s[1], 1, 1);
+        ReportIntermediate("channel_weights", w);
         return (input * w).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"channels={_channels}, reduction={_reduction}";

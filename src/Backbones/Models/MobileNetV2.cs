@@ -232,6 +232,7 @@ public sealed class MobileNetV2 : Module<Tensor, Tensor>
             RegisterModule("bn1", _ca.Bn1);
             RegisterModule("conv2", _ca.ConvH);
             RegisterModule("conv3", _ca.ConvW);
+            _ca.RegisterIntermediateHook((_, name, value) => ReportIntermediate(name, value));   // its maps, reported under this module's name
         }
 
         public override Tensor Forward(Tensor input) => _ca.Forward(input);

@@ -102,7 +102,7 @@ public sealed class ResidualAttentionNet : Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(input);
         using var scope = Tensor.NewDisposeScope();
         var x = input;
-        foreach (var m in _body) x = m.Forward(x);
+        foreach (var m in _body) x = ForwardChild(m, x);   // the stages fire their forward hooks
         return _fc.Forward(x.Flatten(1)).MoveToOuterDisposeScope();
     }
 
@@ -151,7 +151,8 @@ public sealed class ResidualAttentionNet : Module<Tensor, Tensor>
     /// AttentionModule_stage1/2/3 for 3/2/1): <c>first_residual_blocks</c>, <c>trunk_branches</c>, per level
     /// <c>mpool{i}</c>, <c>softmax{i}_blocks</c> (two units at the bottom) and, above the bottom,
     /// <c>skip{i}_connection_residual_block</c>; then <c>softmax{levels+1..2·levels-1}_blocks</c> on the way up, the mask
-    /// head <c>softmax{2·levels}_blocks</c>, and <c>last_blocks</c>.
+    /// head <c>softmax{2·levels}_blocks</c>, and <c>last_blocks</c>. Reports the (N,C,H,W) soft mask M as
+    /// <c>soft_mask</c> to intermediate hooks.
     /// </summary>
     private sealed class AttentionModule : Module<Tensor, Tensor>
     {
@@ -201,6 +202,7 @@ public sealed class ResidualAttentionNet : Module<Tensor, Tensor>
             for (int j = _levels - 2, u = 0; j >= 0; j--, u++)
                 up = _up[u].Forward(Upsample(up, down[j]) + down[j] + skips[j]);
             var mask = _head.Forward(Upsample(up, trunk) + trunk);
+            ReportIntermediate("soft_mask", mask);
             return _last.Forward((mask + 1) * trunk).MoveToOuterDisposeScope();
         }
     }

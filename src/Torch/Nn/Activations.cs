@@ -4,6 +4,9 @@ namespace MLNet.Attention.Torch.Nn;
 public abstract class FunctionLayer : Module<Tensor, Tensor>
 {
     /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
+
+    /// <inheritdoc/>
     protected override string ExtraRepr() => "";
 }
 
@@ -11,7 +14,7 @@ public abstract class FunctionLayer : Module<Tensor, Tensor>
 public sealed class ReLU(bool inplace = false) : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => inplace ? input.Relu_() : input.Relu();
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, inplace ? input.Relu_() : input.Relu());
     /// <inheritdoc/>
     protected override string ExtraRepr() => inplace ? "inplace=True" : "";
 }
@@ -20,70 +23,70 @@ public sealed class ReLU(bool inplace = false) : FunctionLayer
 public sealed class ReLU6 : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Relu6(input);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.Relu6(input));
 }
 
 /// <summary>Logistic sigmoid.</summary>
 public sealed class Sigmoid : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => input.Sigmoid();
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, input.Sigmoid());
 }
 
 /// <summary>relu6(x+3)/6.</summary>
 public sealed class Hardsigmoid : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Hardsigmoid(input);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.Hardsigmoid(input));
 }
 
 /// <summary>x·relu6(x+3)/6.</summary>
 public sealed class Hardswish : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Hardswish(input);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.Hardswish(input));
 }
 
 /// <summary>x·sigmoid(x).</summary>
 public sealed class SiLU : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Silu(input);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.Silu(input));
 }
 
 /// <summary>Gaussian error linear unit.</summary>
 public sealed class GELU(bool tanhApproximation = false) : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Gelu(input, tanhApproximation);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.Gelu(input, tanhApproximation));
 }
 
 /// <summary>tanh(x).</summary>
 public sealed class Tanh : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => input.Tanh();
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, input.Tanh());
 }
 
 /// <summary>Softmax along a dim.</summary>
 public sealed class Softmax(long dim) : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Softmax(input, dim);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.Softmax(input, dim));
 }
 
 /// <summary>Returns its input (a handle to the same tensor).</summary>
 public sealed class Identity : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => input.Alias();
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, input.Alias());
 }
 
 /// <summary>Flattens dims start..end.</summary>
 public sealed class Flatten(long startDim = 1, long endDim = -1) : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => input.Flatten(startDim, endDim);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, input.Flatten(startDim, endDim));
 }
 
 /// <summary>Dropout, active only in training mode.</summary>
@@ -99,7 +102,7 @@ public sealed class Dropout : FunctionLayer
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Dropout(input, _p, IsTraining);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.Dropout(input, _p, IsTraining));
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"p={_p}";
 }
@@ -109,7 +112,7 @@ public sealed class MaxPool2d(long kernelSize, long? stride = null, long padding
 {
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) =>
-        Functional.MaxPool2d(input, new[] { kernelSize }, new[] { stride ?? kernelSize }, new[] { padding }, new[] { dilation }, ceilMode);
+        RunForwardHooks(input, Functional.MaxPool2d(input, new[] { kernelSize }, new[] { stride ?? kernelSize }, new[] { padding }, new[] { dilation }, ceilMode));
 }
 
 /// <summary>2-D average pooling.</summary>
@@ -117,7 +120,7 @@ public sealed class AvgPool2d(long kernelSize, long? stride = null, long padding
 {
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) =>
-        Functional.AvgPool2d(input, new[] { kernelSize }, new[] { stride ?? kernelSize }, new[] { padding }, ceilMode, countIncludePad);
+        RunForwardHooks(input, Functional.AvgPool2d(input, new[] { kernelSize }, new[] { stride ?? kernelSize }, new[] { padding }, ceilMode, countIncludePad));
 }
 
 /// <summary>Adaptive average pooling; a null side keeps the input size.</summary>
@@ -126,7 +129,7 @@ public sealed class AdaptiveAvgPool2d(long? outputHeight, long? outputWidth) : F
     /// <summary>Square output.</summary>
     public AdaptiveAvgPool2d(long outputSize) : this(outputSize, (long?)outputSize) { }
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.AdaptiveAvgPool2d(input, outputHeight, outputWidth);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.AdaptiveAvgPool2d(input, outputHeight, outputWidth));
 }
 
 /// <summary>Adaptive max pooling; a null side keeps the input size.</summary>
@@ -135,14 +138,14 @@ public sealed class AdaptiveMaxPool2d(long? outputHeight, long? outputWidth) : F
     /// <summary>Square output.</summary>
     public AdaptiveMaxPool2d(long outputSize) : this(outputSize, (long?)outputSize) { }
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.AdaptiveMaxPool2d(input, outputHeight, outputWidth);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.AdaptiveMaxPool2d(input, outputHeight, outputWidth));
 }
 
 /// <summary>Upsampling by a scale factor (<c>nn.Upsample</c>).</summary>
 public sealed class Upsample(double scaleFactor, InterpolationMode mode = InterpolationMode.Nearest, bool? alignCorners = null) : FunctionLayer
 {
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.Interpolate(input, scaleFactor, scaleFactor, mode, alignCorners);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.Interpolate(input, scaleFactor, scaleFactor, mode, alignCorners));
 }
 
 /// <summary>Runs its children in order; they are named "0", "1", … as in <c>nn.Sequential</c>.</summary>
@@ -178,12 +181,15 @@ public sealed class Sequential : Module<Tensor, Tensor>
         Tensor x = input;
         foreach (var layer in _layers)
         {
-            var y = layer.Forward(x);
+            var y = ForwardChild(layer, x);
             if (!ReferenceEquals(x, input) && !ReferenceEquals(x, y)) x.Dispose();
             x = y;
         }
-        return ReferenceEquals(x, input) ? input.Alias() : x;
+        return RunForwardHooks(input, ReferenceEquals(x, input) ? input.Alias() : x);
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 }
 
 /// <summary>A list of submodules named "0", "1", … (<c>nn.ModuleList</c>).</summary>

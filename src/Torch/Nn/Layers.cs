@@ -37,8 +37,11 @@ public sealed class Conv2d : Module<Tensor, Tensor>
     {
         var y = Functional.Conv2d(input, Weight, Bias, _stride, _padding, _dilation, _groups);
         if (FlopCounter.IsActive) FlopCounter.Add(y.NumElements * (_in / _groups) * _kh * _kw);
-        return y;
+        return RunForwardHooks(input, y);
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 
     /// <inheritdoc/>
     protected override string ExtraRepr() =>
@@ -73,8 +76,11 @@ public sealed class Conv1d : Module<Tensor, Tensor>
     {
         var y = Functional.Conv1d(input, Weight, Bias, _stride, _padding, _dilation, _groups);
         if (FlopCounter.IsActive) FlopCounter.Add(y.NumElements * Weight.Size(1) * Weight.Size(2));
-        return y;
+        return RunForwardHooks(input, y);
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 }
 
 /// <summary>y = x·Wᵀ + b (<c>nn.Linear</c>).</summary>
@@ -101,8 +107,11 @@ public sealed class Linear : Module<Tensor, Tensor>
     {
         var y = Functional.Linear(input, Weight, Bias);
         if (FlopCounter.IsActive) FlopCounter.Add(y.NumElements * _in);
-        return y;
+        return RunForwardHooks(input, y);
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"in_features={_in}, out_features={_out}, bias={(Bias is not null ? "True" : "False")}";
@@ -152,9 +161,12 @@ public class BatchNorm : Module<Tensor, Tensor>
             if (Momentum is null) factor = 1.0 / NumBatchesTracked.Item();
         }
         bool useBatchStats = IsTraining || RunningMean is null;
-        return Functional.BatchNorm(input, IsTraining && NumBatchesTracked is null ? null : RunningMean,
-            IsTraining && NumBatchesTracked is null ? null : RunningVar, Weight, Bias, useBatchStats, factor, Eps);
+        return RunForwardHooks(input, Functional.BatchNorm(input, IsTraining && NumBatchesTracked is null ? null : RunningMean,
+            IsTraining && NumBatchesTracked is null ? null : RunningVar, Weight, Bias, useBatchStats, factor, Eps));
     }
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"{_features}, eps={Eps}, momentum={Momentum}";
@@ -209,7 +221,10 @@ public sealed class LayerNorm : Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.LayerNorm(input, _shape, Weight, Bias, _eps);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.LayerNorm(input, _shape, Weight, Bias, _eps));
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 }
 
 /// <summary>Group normalisation (<c>nn.GroupNorm</c>).</summary>
@@ -233,5 +248,8 @@ public sealed class GroupNorm : Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Functional.GroupNorm(input, _groups, Weight, Bias, _eps);
+    public override Tensor Forward(Tensor input) => RunForwardHooks(input, Functional.GroupNorm(input, _groups, Weight, Bias, _eps));
+
+    /// <inheritdoc/>
+    protected override bool RunsOwnForwardHooks => true;
 }

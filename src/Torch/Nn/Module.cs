@@ -14,6 +14,10 @@ public abstract class Module : IDisposable
     private readonly HashSet<string> _nonPersistent = new();
     private readonly List<KeyValuePair<string, Module>> _modules = new();
     private bool _disposed;
+    // Hooks are copy-on-write arrays, null when none is registered: the forward pass pays one field read.
+    private ForwardHook[]? _forwardHooks;
+    private IntermediateHook[]? _intermediateHooks;
+    private readonly object _hookLock = new();
 
     /// <summary>True in training mode (the default), false after <see cref="Eval"/>.</summary>
     public bool IsTraining { get; private set; } = true;
@@ -188,6 +192,115 @@ public abstract class Module : IDisposable
         return this;
     }
 
+    // ---------------- hooks ----------------
+
+    /// <summary>
+    /// Registers <paramref name="hook"/> to run after every forward pass of this module with (module, input, output)
+    /// (PyTorch's <c>register_forward_hook</c>); a non-null return value replaces the output the caller receives.
+    /// Dispose the returned handle to remove the hook.
+    /// </summary>
+    /// <remarks>
+    /// Which modules fire their hooks: every layer of <c>MLNet.Attention.Torch.Nn</c> (convolutions, linear layers,
+    /// norms, activations, pools, <see cref="Sequential"/>), the attention layers of MLNet.Attention.Backbones, and any
+    /// module run as an element of a <see cref="Sequential"/> (or another container that runs its children through
+    /// <see cref="ForwardChild"/>) — ResNet blocks, for instance. A composite module that its parent calls directly, and
+    /// that does not call <see cref="RunForwardHooks"/> itself, does not fire them.
+    /// The tensors a hook receives belong to the forward pass and may be freed when it ends: copy what you keep
+    /// (<c>Detach().Clone()</c>, <c>ToArray</c>). A hook must not change them in place.
+    /// </remarks>
+    public IDisposable RegisterForwardHook(ForwardHook hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        lock (_hookLock) _forwardHooks = Append(_forwardHooks, hook);
+        return new HookHandle(() => { lock (_hookLock) _forwardHooks = Remove(_forwardHooks, hook); });
+    }
+
+    /// <summary>Registers an observing forward hook (module, input, output) that leaves the output as it is; see <see cref="RegisterForwardHook(ForwardHook)"/>.</summary>
+    public IDisposable RegisterForwardHook(Action<Module, Tensor, Tensor> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        return RegisterForwardHook((m, i, o) => { hook(m, i, o); return null; });
+    }
+
+    /// <summary>
+    /// Registers <paramref name="hook"/> to receive the named intermediate tensors this module reports during its forward
+    /// pass: the attention layers report their attention maps (SE and CBAM channel weights, PSA's per-branch weights,
+    /// CBAM's spatial map, BAM's attention, coordinate attention's maps along H and W, the residual attention soft mask;
+    /// each layer's documentation names them). The tensors are valid only during the call: copy what you keep.
+    /// Dispose the returned handle to remove the hook.
+    /// </summary>
+    public IDisposable RegisterIntermediateHook(IntermediateHook hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        lock (_hookLock) _intermediateHooks = Append(_intermediateHooks, hook);
+        return new HookHandle(() => { lock (_hookLock) _intermediateHooks = Remove(_intermediateHooks, hook); });
+    }
+
+    /// <summary>True while at least one forward or intermediate hook is registered on this module.</summary>
+    public bool HasHooks => _forwardHooks is not null || _intermediateHooks is not null;
+
+    /// <summary>True while an intermediate hook is registered (a layer can skip preparing what it would report).</summary>
+    protected bool HasIntermediateHooks => _intermediateHooks is not null;
+
+    /// <summary>
+    /// Runs the forward hooks on (<paramref name="input"/>, <paramref name="output"/>) and returns the output the caller
+    /// should receive (the last replacement, or <paramref name="output"/>). Modules call it at the end of their forward
+    /// pass; without hooks it returns <paramref name="output"/> at the cost of one field read.
+    /// </summary>
+    protected Tensor RunForwardHooks(Tensor input, Tensor output)
+    {
+        var hooks = _forwardHooks;
+        if (hooks is null) return output;
+        foreach (var h in hooks) output = h(this, input, output) ?? output;
+        return output;
+    }
+
+    /// <summary>Hands <paramref name="value"/> to the intermediate hooks under <paramref name="name"/>; nothing without hooks.</summary>
+    protected void ReportIntermediate(string name, Tensor value)
+    {
+        var hooks = _intermediateHooks;
+        if (hooks is null) return;
+        foreach (var h in hooks) h(this, name, value);
+    }
+
+    /// <summary>
+    /// Whether this module's forward pass runs its own hooks (<see cref="RunForwardHooks"/>); containers run the hooks
+    /// of children that do not (<see cref="ForwardChild"/>). False unless a subclass says otherwise.
+    /// </summary>
+    protected virtual bool RunsOwnForwardHooks => false;
+
+    /// <summary>
+    /// Runs <paramref name="child"/> on <paramref name="input"/> as a container does: its forward pass, then its forward
+    /// hooks when it does not run them itself.
+    /// </summary>
+    protected static Tensor ForwardChild(Module<Tensor, Tensor> child, Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(child);
+        var output = child.Forward(input);
+        return child.RunsOwnForwardHooks ? output : child.RunForwardHooks(input, output);
+    }
+
+    private static T[] Append<T>(T[]? list, T item) => list is null ? new[] { item } : [.. list, item];
+
+    private static T[]? Remove<T>(T[]? list, T item) where T : class
+    {
+        if (list is null) return null;
+        int i = Array.FindIndex(list, h => ReferenceEquals(h, item));
+        if (i < 0) return list;
+        if (list.Length == 1) return null;
+        var copy = new T[list.Length - 1];
+        Array.Copy(list, 0, copy, 0, i);
+        Array.Copy(list, i + 1, copy, i, list.Length - i - 1);
+        return copy;
+    }
+
+    private sealed class HookHandle(Action remove) : IDisposable
+    {
+        private Action? _remove = remove;
+
+        public void Dispose() => Interlocked.Exchange(ref _remove, null)?.Invoke();
+    }
+
     /// <summary>An indented tree of submodules, like PyTorch's <c>print(model)</c>.</summary>
     public override string ToString()
     {
@@ -243,6 +356,21 @@ public abstract class Module<TIn, TOut> : Module
     /// <summary>Runs <see cref="Forward"/> (PyTorch's <c>module(x)</c>).</summary>
     public TOut Call(TIn input) => Forward(input);
 }
+
+/// <summary>
+/// A forward hook (<see cref="Module.RegisterForwardHook(ForwardHook)"/>): sees a module's input and output after its
+/// forward pass; returns a tensor to replace the output, or null to keep it.
+/// </summary>
+/// <param name="module">The module that ran.</param>
+/// <param name="input">Its input.</param>
+/// <param name="output">Its output (or the replacement of an earlier hook).</param>
+public delegate Tensor? ForwardHook(Module module, Tensor input, Tensor output);
+
+/// <summary>An intermediate hook (<see cref="Module.RegisterIntermediateHook"/>): a named tensor a module reported during its forward pass.</summary>
+/// <param name="module">The module that reported it.</param>
+/// <param name="name">What it is (e.g. "channel_weights", "spatial_map").</param>
+/// <param name="value">The tensor, valid only during the call.</param>
+public delegate void IntermediateHook(Module module, string name, Tensor value);
 
 /// <summary>What <see cref="Module.LoadStateDict"/> found: missing keys, unexpected keys, shape mismatches.</summary>
 public sealed class LoadReport
