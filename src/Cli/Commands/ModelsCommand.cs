@@ -11,23 +11,24 @@ internal static class ModelsCommand
     {
         var size = Opt.Of("--image-size", "Input side in pixels for the multiply-add count.", 224, "PIXELS").AtLeast(16);
         var classes = Opt.Of("--classes", "Classes of the classifier head.", 1000).AtLeast(1);
+        var width = Opt.Number("--width", "Width multiplier the counts are measured at.", 1.0).Check(w => w > 0 && w <= 8, "in (0, 8]");
+        var small = new Option<bool>("--small-image") { Description = "Measure the small-image form (3x3 stride-1 stem, no max-pool)." };
         var markdown = new Option<bool>("--markdown") { Description = "Print a Markdown table (with descriptions)." };
         var cmd = new Command("models", "List every registry backbone with its family, parameters and GMACs at an input size.")
         {
-            size, classes, markdown,
+            size, classes, width, small, markdown,
         };
         cmd.SetAction(r =>
         {
             var (output, _) = r.Writers();
-            Run(r.GetValue(size), r.GetValue(classes), r.GetValue(markdown), output);
+            Run(new BackboneOptions(NumClasses: r.GetValue(classes), SmallImage: r.GetValue(small), WidthMultiplier: r.GetValue(width)), r.GetValue(size), r.GetValue(markdown), output);
             return ExitCodes.Ok;
         });
         return cmd;
     }
 
-    internal static void Run(int size, int classes, bool markdown, TextWriter output)
+    internal static void Run(BackboneOptions options, int size, bool markdown, TextWriter output)
     {
-        var options = new BackboneOptions(NumClasses: classes);
         if (markdown)
         {
             output.WriteLine($"| model | family | params (M) | GMACs @{size} | description |");

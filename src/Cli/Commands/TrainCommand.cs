@@ -34,6 +34,8 @@ internal static class TrainCommand
         public bool SmallImage { get; init; }
         public double Width { get; init; }
         public string? Attention { get; init; }
+        public int StemStride { get; init; }
+        public bool ChannelsLast { get; init; }
         public double LabelSmoothing { get; init; }
         public double ValidationFraction { get; init; }
         public int? EarlyStopping { get; init; }
@@ -70,6 +72,8 @@ internal static class TrainCommand
         var width = Opt.Number("--width", "Width multiplier of every stage (e.g. 0.25 for a small, fast model).", 1.0).Check(w => w > 0 && w <= 8, "in (0, 8]");
         var attention = Opt.Maybe<string>("--attention", "Attention layer for families that take one (resnet, mobilevitv2, c2f): " + string.Join(", ", AttentionFactory.Names) + ".", "NAME")
             .Check(a => a is null || AttentionFactory.Names.Contains(a), "one of " + string.Join(", ", AttentionFactory.Names));
+        var stem = Opt.Of("--stem-stride", "Stride of the stem conv for the ResNet and EPSANet families: 0 the form's own; 2 in the small-image form halves the maps (about 4x less compute).", 0).Check(v => v is >= 0 and <= 4, "0, 1, 2, 3 or 4");
+        var channelsLast = new Option<bool>("--channels-last") { Description = "Train and score in the NHWC memory format (EPSANet's grouped 7x7/9x9 convs run several times faster on the CPU)." };
         var smoothing = Opt.Number("--label-smoothing", "Label smoothing of the loss, in [0, 1).", 0).InRange(0, 1);
         var validation = Opt.Number("--validation-fraction", "Fraction of the training images held out (stratified) for validation, in [0, 1).", 0).InRange(0, 1);
         var early = Opt.Maybe<int?>("--early-stopping", "Stop after N epochs without a better validation loss and keep the best weights (needs --validation-fraction).", "N").AtLeast(1);
@@ -87,7 +91,7 @@ internal static class TrainCommand
 
         var cmd = new Command("train", "Train an attention backbone on images and save the model as a .zip (manifest, weights, checksums).")
         {
-            data, test, model, epochs, batch, lr, wd, optimizer, schedule, size, channels, small, width, attention, smoothing, validation, early,
+            data, test, model, epochs, batch, lr, wd, optimizer, schedule, size, channels, small, width, attention, stem, channelsLast, smoothing, validation, early,
             augment, mean, std, device, seed, threads, workers, trainLimit, testLimit, checkpoints, output,
         };
         cmd.SetAction((r, ct) =>
@@ -111,6 +115,7 @@ internal static class TrainCommand
                 Optimizer = r.GetValue(optimizer) == "adamw" ? OptimizerKind.AdamW : OptimizerKind.Sgd,
                 Schedule = r.GetValue(schedule) switch { "onecycle" => LearningRateScheduler.OneCycle, "constant" => LearningRateScheduler.Constant, _ => LearningRateScheduler.Cosine },
                 ImageSize = side, Channels = c, SmallImage = r.GetValue(small) ?? side <= 96, Width = r.GetValue(width), Attention = r.GetValue(attention),
+                StemStride = r.GetValue(stem), ChannelsLast = r.GetValue(channelsLast),
                 LabelSmoothing = r.GetValue(smoothing), ValidationFraction = r.GetValue(validation), EarlyStopping = r.GetValue(early),
                 Augment = r.GetValue(augment), Mean = m, Std = s, Seed = r.GetValue(seed), TrainLimit = r.GetValue(trainLimit),
                 TestLimit = r.GetValue(testLimit), Workers = r.GetValue(workers), CheckpointDirectory = r.GetValue(checkpoints),
@@ -186,6 +191,26 @@ internal static class TrainCommand
             else if (!live) output.WriteLine(a.Message);
         };
 
+        // The trainer first: an option combination it refuses is a usage error before any data is read.
+        var options = new AttentionBackboneTrainer.Options
+        {
+            Arch = s.Arch, Attention = s.Attention, WidthMultiplier = s.Width, SmallImage = s.SmallImage, StemStride = s.StemStride,
+            MemoryFormat = s.ChannelsLast ? MemoryFormat.ChannelsLast : MemoryFormat.Contiguous, BatchSize = s.BatchSize, MaxEpoch = s.Epochs,
+            LearningRate = s.LearningRate, WeightDecay = s.WeightDecay, Optimizer = s.Optimizer, LearningRateScheduler = s.Schedule,
+            LabelSmoothing = s.LabelSmoothing,
+            EarlyStoppingCriteria = s.EarlyStopping is { } p ? new EarlyStopping(p) : null, Seed = s.Seed,
+            CheckpointDirectory = s.CheckpointDirectory, Workers = s.Workers,
+        };
+        AttentionBackboneTrainer trainer;
+        try
+        {
+            trainer = ml.MulticlassClassification.Trainers.AttentionBackbone(options);
+        }
+        catch (ArgumentException e)
+        {
+            // An option combination the trainer refuses (a stem stride for a family without one, an attention layer it cannot take, ...).
+            throw new UsageException(e.Message);
+        }
         var all = s.Data.Load(ml, train: true, s.TrainLimit, s.Seed);
         IDataView train = all;
         IDataView? validation = null;
@@ -197,19 +222,11 @@ internal static class TrainCommand
         }
         var transforms = ImageTransforms(ml, s);
         var prep = transforms.Fit(train);
+        if (validation is not null) options.ValidationSet = prep.Transform(validation);
         var history = new List<EpochMetrics>();
-        var options = new AttentionBackboneTrainer.Options
-        {
-            Arch = s.Arch, Attention = s.Attention, WidthMultiplier = s.Width, SmallImage = s.SmallImage, BatchSize = s.BatchSize, MaxEpoch = s.Epochs,
-            LearningRate = s.LearningRate, WeightDecay = s.WeightDecay, Optimizer = s.Optimizer, LearningRateScheduler = s.Schedule,
-            LabelSmoothing = s.LabelSmoothing, ValidationSet = validation is null ? null : prep.Transform(validation),
-            EarlyStoppingCriteria = s.EarlyStopping is { } p ? new EarlyStopping(p) : null, Seed = s.Seed,
-            CheckpointDirectory = s.CheckpointDirectory, Workers = s.Workers,
-        };
-        var trainer = ml.MulticlassClassification.Trainers.AttentionBackbone(options);
         var features = prep.Transform(train);
         string header = string.Create(CultureInfo.InvariantCulture,
-            $"{s.Arch} (width {s.Width}{(s.SmallImage ? ", small-image" : "")}{(s.Attention is null ? "" : $", attention {s.Attention}")}) on {s.Data}: {train.GetRowCount():N0} training images{(validation is null ? "" : $", {validation.GetRowCount():N0} validation")}, {s.ImageSize}x{s.ImageSize}x{s.Channels}, {s.Epochs} epoch(s) of batch {s.BatchSize}, {s.Optimizer} lr {s.LearningRate} {s.Schedule}, device {ml.Device}, {TorchRuntime.NumThreads} threads");
+            $"{s.Arch} (width {s.Width}{(s.SmallImage ? ", small-image" : "")}{(s.StemStride == 0 ? "" : $", stem stride {s.StemStride}")}{(s.ChannelsLast ? ", channels-last" : "")}{(s.Attention is null ? "" : $", attention {s.Attention}")}) on {s.Data}: {train.GetRowCount():N0} training images{(validation is null ? "" : $", {validation.GetRowCount():N0} validation")}, {s.ImageSize}x{s.ImageSize}x{s.Channels}, {s.Epochs} epoch(s) of batch {s.BatchSize}, {s.Optimizer.ToString().ToLowerInvariant()} lr {s.LearningRate} {s.Schedule.ToString().ToLowerInvariant()}, device {ml.Device}, {TorchRuntime.NumThreads} threads");
         output.WriteLine(header);
 
         AttentionBackboneTransformer backbone;

@@ -17,7 +17,7 @@ namespace MLNet.Attention.Tests.Cli;
 public sealed class CliTests
 {
     private static string _root = "";
-    private static string _train = "", _test = "", _model = "", _trainOutput = "";
+    private static string _train = "", _test = "", _idx = "", _model = "", _trainOutput = "";
     private static int _threads;
 
     internal sealed record Result(int Code, string Out, string Err)
@@ -44,6 +44,9 @@ public sealed class CliTests
         _test = Path.Combine(_root, "test");
         ImageFolderWriter.WriteFashionMnist(_train, train: true, limit: 80);
         ImageFolderWriter.WriteFashionMnist(_test, train: false, limit: 40);
+        _idx = Path.Combine(_root, "idx");
+        WriteIdx(_idx, train: true, 256);
+        WriteIdx(_idx, train: false, 200);
         _model = Path.Combine(_root, "fashion.zip");
         var r = Run("train", "--data", _train, "--test", _test, "--model", "resnet18", "--width", "0.125", "--epochs", "1", "--batch-size", "16",
             "--lr", "0.05", "--channels", "1", "--image-size", "28", "--validation-fraction", "0.25", "--threads", "1", "--workers", "0", "--out", _model);
@@ -210,18 +213,21 @@ public sealed class CliTests
     public void TrainOnFashionMnistIdxThenPredictImageFiles()
     {
         string zip = Path.Combine(_root, "idx.zip");
-        var r = Run("train", "--data", "fashion-mnist", "--train-limit", "48", "--test-limit", "24", "--model", "resnet18", "--width", "0.125",
+        var r = Run("train", "--data", "fashion-mnist:" + _idx, "--train-limit", "48", "--test-limit", "24", "--model", "resnet18", "--width", "0.125",
             "--epochs", "1", "--batch-size", "16", "--threads", "1", "--workers", "0", "--out", zip);
         Assert.AreEqual(0, r.Code, r.ToString());
-        StringAssert.Contains(r.Out, "on Fashion-MNIST: 48 training images");
+        StringAssert.Contains(r.Out, $"on Fashion-MNIST ({_idx}): 48 training images");
         StringAssert.Contains(r.Out, "│ test ");
         // The model takes decoded images (column Image): files are decoded to gray for it, folders and CSVs too.
         var p = Run("predict", "--model", zip, _test, "--json");
         Assert.AreEqual(0, p.Code, p.ToString());
         Assert.AreEqual(40, p.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
-        var e = Run("evaluate", "--model", zip, "--data", "fashion-mnist", "--limit", "24");
+        var e = Run("evaluate", "--model", zip, "--data", "fashion-mnist:" + _idx);
         Assert.AreEqual(0, e.Code, e.ToString());
-        StringAssert.Contains(e.Out, "24 images");
+        StringAssert.Contains(e.Out, "200 images");
+        var limited = Run("evaluate", "--model", zip, "--data", "fashion-mnist", "--limit", "24");
+        Assert.AreEqual(0, limited.Code, limited.ToString());
+        StringAssert.Contains(limited.Out, "24 images");
         // A model that decodes files itself cannot be fed Fashion-MNIST's decoded images: a usage error naming --data.
         var mismatch = Run("evaluate", "--model", _model, "--data", "fashion-mnist", "--limit", "8");
         Assert.AreEqual(2, mismatch.Code, mismatch.ToString());
@@ -249,6 +255,7 @@ public sealed class CliTests
             (["train", "--data", _train, "--mean", "0.1,0.2"], "--mean"),
             (["train", "--data", _train, "--channels", "2"], "--channels"),
             (["train", "--data", _train, "--device", "tpu"], "--device"),
+            (["train", "--data", _train, "--model", "mobilenetv2", "--stem-stride", "2", "--image-size", "28", "--channels", "1"], "StemStride"),
             (["train", "--data", _train, "--attention", "magic"], "--attention"),
             (["train", "--data", _train, "--out", Path.Combine(_root, "no", "such", "m.zip")], "--out"),
             (["train", "--data", _train, "--bogus"], "--bogus"),
@@ -330,20 +337,37 @@ public sealed class CliTests
     [TestMethod]
     public void ModelsListsTheRegistry()
     {
-        var r = Run("models", "--image-size", "32", "--classes", "10", "--markdown");
+        var r = Run("models", "--image-size", "32", "--classes", "10", "--width", "0.125", "--small-image", "--markdown");
         Assert.AreEqual(0, r.Code, r.ToString());
         var rows = r.Out.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal)).Skip(1).ToList();
         Assert.AreEqual(MLNet.Attention.Backbones.Models.ModelRegistry.All.Count, rows.Count, r.Out);
         StringAssert.Contains(r.Out, "| epsanet50 | epsanet |");
     }
 
+    /// <summary>The first <paramref name="count"/> Fashion-MNIST images as IDX .gz files in <paramref name="folder"/> (Debian's file names).</summary>
+    private static void WriteIdx(string folder, bool train, int count)
+    {
+        var d = IdxDataset.FashionMnist(train).Take(count);
+        string prefix = train ? "train" : "t10k";
+        Directory.CreateDirectory(folder);
+        static void Write(string path, int magic, int[] dims, byte[] data)
+        {
+            using var f = File.Create(path);
+            using var z = new System.IO.Compression.GZipStream(f, System.IO.Compression.CompressionLevel.Fastest);
+            foreach (int v in dims.Prepend(magic)) z.Write([(byte)(v >> 24), (byte)(v >> 16), (byte)(v >> 8), (byte)v]);
+            z.Write(data);
+        }
+        Write(Path.Combine(folder, $"{prefix}-images-idx3-ubyte.gz"), 0x803, [d.Count, d.Height, d.Width], d.Images[..(d.Count * d.Height * d.Width)]);
+        Write(Path.Combine(folder, $"{prefix}-labels-idx1-ubyte.gz"), 0x801, [d.Count], d.Labels[..d.Count]);
+    }
+
     [TestMethod]
     public void DemoKeepsItsOptions()
     {
         string output = Path.Combine(_root, "demo.safetensors");
-        var r = Run("demo", "--epochs", "1", "--train-limit", "256", "--batch-size", "64", "--threads", "1", "--out", output);
+        var r = Run("demo", "--epochs", "1", "--train-limit", "128", "--batch-size", "64", "--lr", "0.05", "--seed", "2", "--threads", "1", "--data", _idx, "--out", output);
         Assert.AreEqual(0, r.Code, r.ToString());
-        StringAssert.Contains(r.Out, "MLNet.Attention demo: SE-CNN on Fashion-MNIST (256 train / 10000 test images)");
+        StringAssert.Contains(r.Out, "MLNet.Attention demo: SE-CNN on Fashion-MNIST (128 train / 200 test images)");
         StringAssert.Contains(r.Out, "epoch 1/1: train loss");
         Assert.IsTrue(File.Exists(output));
     }
