@@ -49,7 +49,7 @@ public sealed class MLContext
     /// <summary>Saving, loading and serving models.</summary>
     public ModelOperationsCatalog Model { get; }
 
-    /// <summary>The CUDA device to train and score on (null: the first GPU when there is one, else the CPU).</summary>
+    /// <summary>The CUDA device to train and score on (null: the first GPU when there is one, else the CPU; -1: the CPU even where a GPU exists).</summary>
     public int? GpuDeviceId { get; set; }
 
     /// <summary>Use the CPU when <see cref="GpuDeviceId"/> names a GPU that is not there (default true); false makes that an error.</summary>

@@ -39,7 +39,7 @@ public readonly record struct Device(DeviceType Type, int Index = -1)
     /// <summary>
     /// Chooses the device the way ML.NET's TorchSharp trainers do: <paramref name="gpuDeviceId"/> asks for a GPU;
     /// when none is present the result is the CPU if <paramref name="fallbackToCpu"/>, otherwise an error.
-    /// With no id, a GPU is used when one is present.
+    /// With no id, a GPU is used when one is present; a negative id (-1) means the CPU even where a GPU exists.
     /// </summary>
     public static Device Resolve(int? gpuDeviceId = null, bool fallbackToCpu = true)
     {
@@ -47,7 +47,7 @@ public readonly record struct Device(DeviceType Type, int Index = -1)
         if (gpuDeviceId is null)
             return count > 0 ? Cuda(0) : Cpu;
         if (gpuDeviceId < 0)
-            throw new ArgumentOutOfRangeException(nameof(gpuDeviceId), gpuDeviceId, "GpuDeviceId must be >= 0");
+            return Cpu;
         if (gpuDeviceId < count)
             return Cuda(gpuDeviceId.Value);
         if (fallbackToCpu)

@@ -165,6 +165,8 @@ public sealed class TensorTests
         Assert.AreEqual(Device.Cuda(1), Device.Parse("cuda:1"));
         Assert.AreEqual(Device.Cpu, Device.Parse("CPU"));
         Assert.ThrowsExactly<ArgumentException>(() => Device.Parse("tpu"));
+        Assert.AreEqual(Device.Cpu, Device.Resolve(gpuDeviceId: -1), "-1: the CPU on any machine");
+        Assert.AreEqual(Device.Cpu, Device.Resolve(gpuDeviceId: -1, fallbackToCpu: false));
         if (TorchRuntime.CudaDeviceCount == 0)
         {
             Assert.AreEqual(Device.Cpu, Device.Resolve());
