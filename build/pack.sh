@@ -23,15 +23,17 @@ dotnet pack "$root/MLNet.Attention.sln" -c "${CONFIGURATION:-Release}" -nologo -
 
 status=0
 for id in "${ids[@]}"; do
-  f="$out/$id.$version.nupkg"
-  if [[ ! -f "$f" ]]; then echo "error: $f was not written" >&2; status=1; continue; fi
-  printf '%-40s %8.1f KiB\n' "$(basename "$f")" "$(awk -v b="$(stat -c %s "$f")" 'BEGIN { print b / 1024 }')"
+  [[ -f "$out/$id.$version.nupkg" ]] || { echo "error: $out/$id.$version.nupkg was not written" >&2; status=1; }
+done
+for f in "$out"/*."$version".nupkg; do
+  [[ -f "$f" ]] && printf '%-44s %8.1f KiB\n' "$(basename "$f")" "$(awk -v b="$(stat -c %s "$f")" 'BEGIN { print b / 1024 }')"
 done
 # The native library must be inside: the library package in the NuGet runtimes layout, the tool next to its app.
-contents() { unzip -Z1 "$1" 2>/dev/null || true; }
-grep -qx 'runtimes/linux-x64/native/libmlnet_torch.so' <<<"$(contents "$out/MLNet.Attention.Torch.$version.nupkg")" ||
+# (A zip's directory stores entry names as plain bytes, so grep finds them without unzip.)
+has() { [[ -f "$1" ]] && LC_ALL=C grep -aqF "$2" "$1"; }
+has "$out/MLNet.Attention.Torch.$version.nupkg" 'runtimes/linux-x64/native/libmlnet_torch.so' ||
   { echo "error: MLNet.Attention.Torch.$version.nupkg has no runtimes/linux-x64/native/libmlnet_torch.so" >&2; status=1; }
-grep -qx 'tools/net10.0/any/libmlnet_torch.so' <<<"$(contents "$out/mlnet-attention.$version.nupkg")" ||
+has "$out/mlnet-attention.$version.nupkg" 'tools/net10.0/any/libmlnet_torch.so' ||
   { echo "error: mlnet-attention.$version.nupkg has no tools/net10.0/any/libmlnet_torch.so" >&2; status=1; }
 [[ $status == 0 ]] && echo "packages in $out"
 exit $status
