@@ -38,7 +38,12 @@ internal static class CliApp
         ArgumentNullException.ThrowIfNull(args);
         var root = BuildRoot();
         var parse = root.Parse(args);
-        var config = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        // No process-termination handling here: System.CommandLine listens for signals only once an action's task is pending,
+        // and the actions run synchronously (libtorch on the main thread); train handles Ctrl+C/SIGTERM itself.
+        var config = new InvocationConfiguration
+        {
+            Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null,
+        };
         if (args.Length == 0)
         {
             root.Parse(["--help"]).Invoke(config);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using MLNet.Attention.Backbones.Layers;
 using MLNet.Attention.Backbones.Models;
 using MLNet.Attention.Data;
@@ -121,6 +122,7 @@ internal static class TrainCommand
                 TestLimit = r.GetValue(testLimit), Workers = r.GetValue(workers), CheckpointDirectory = r.GetValue(checkpoints),
                 Output = outPath, Device = dev!,
             };
+            // Synchronously, on the calling thread (libtorch's grad mode and dispose scopes are per thread); Run handles Ctrl+C itself.
             return Task.FromResult(Run(settings, o, e, ct));
         });
         return cmd;
@@ -178,8 +180,20 @@ internal static class TrainCommand
             .Append(ml.Transforms.NormalizeImage(DefaultColumnNames.Features, s.Mean, s.Std));
     }
 
-    internal static int Run(Settings s, TextWriter output, TextWriter error, CancellationToken ct)
+    internal static int Run(Settings s, TextWriter output, TextWriter error, CancellationToken cancellation)
     {
+        // Ctrl+C (SIGINT) and SIGTERM stop training at the next batch (a second Ctrl+C kills the process).
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var ct = interrupt.Token;
+        void OnSignal(PosixSignalContext context)
+        {
+            if (interrupt.IsCancellationRequested) return;
+            context.Cancel = true;
+            error.WriteLine($"{context.Signal}: stopping after this batch (again to kill)");
+            interrupt.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         var console = Render.For(output);
         bool live = Render.IsTerminal(output);
         var clock = Stopwatch.StartNew();

@@ -235,6 +235,24 @@ public sealed class CliTests
     }
 
     [TestMethod]
+    public void CancelledTrainingExitsWith130AndSavesNothing()
+    {
+        string zip = Path.Combine(_root, "cancelled.zip");
+        var settings = new MLNet.Attention.Cli.Commands.TrainCommand.Settings
+        {
+            Data = MLNet.Attention.Cli.Commands.DataSpec.Parse(_train, "--data"), Arch = "resnet18", Epochs = 1, BatchSize = 16, LearningRate = 0.01,
+            ImageSize = 28, Channels = 1, SmallImage = true, Width = 0.125, Mean = [0.5f], Std = [0.5f], Seed = 1, Workers = 0,
+            Output = zip, Device = MLNet.Attention.Cli.Commands.DeviceChoice.TryParse("auto", out var d) ? d! : null!,
+        };
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = MLNet.Attention.Cli.Commands.TrainCommand.Run(settings, o, e, new CancellationToken(canceled: true));
+        Assert.AreEqual(130, code, $"{o}\n{e}");
+        StringAssert.Contains(e.ToString(), "training cancelled; nothing saved");
+        Assert.IsFalse(File.Exists(zip));
+    }
+
+    [TestMethod]
     public void UsageErrorsExitWith2AndNameTheOption()
     {
         string img = Directory.EnumerateFiles(_test, "*.png", SearchOption.AllDirectories).First();
