@@ -40,6 +40,20 @@ MLT_API int mlt_set_grad_enabled(int enabled);   /* returns the previous state, 
 MLT_API int mlt_is_grad_enabled(void);
 MLT_API void* mlt_inference_mode_enter(void);   /* returns a guard; exit on the same thread */
 MLT_API int mlt_inference_mode_exit(void* guard);
+/* autocast (torch.autocast) for a device type (cpu 0, cuda 1) and dtype (bfloat16 15, float16 5), thread-local:
+   enter returns a scope (NULL on error) that exit restores; exit on the same thread, innermost first. */
+MLT_API void* mlt_autocast_enter(int device_type, int dtype, int enabled, int cache_enabled);
+MLT_API int mlt_autocast_exit(void* scope);
+MLT_API int mlt_autocast_is_enabled(int device_type);   /* 1/0, or -1 */
+MLT_API int mlt_autocast_dtype(int device_type);        /* the dtype code autocast casts to, or -1 */
+/* GradScaler's unscale: found_inf (one float32 element) becomes 1 when any gradient holds a NaN or an infinity, then
+   every gradient is multiplied by inv_scale (one float32 element); all on one device. allow_fused: use libtorch's
+   fused CUDA kernel (_amp_foreach_non_finite_check_and_unscale_) for CUDA tensors. */
+/* TensorFloat-32 on Ampere+ GPUs (torch.backends.cudnn.allow_tf32 / torch.backends.cuda.matmul.allow_tf32): get returns
+   bit 0 cudnn, bit 1 cublas; set takes 1/0 for each, -1 to leave one as it is. */
+MLT_API int mlt_get_allow_tf32(void);
+MLT_API int mlt_set_allow_tf32(int cudnn, int cublas);
+MLT_API int mlt_amp_unscale_(mlt_tensor* grads, int n, mlt_tensor found_inf, mlt_tensor inv_scale, int allow_fused);
 
 /* ---- tensor lifetime and metadata ---- */
 MLT_API int mlt_free(mlt_tensor t);

@@ -4,7 +4,7 @@ using MLNet.Attention.Torch.Native;
 namespace MLNet.Attention.Torch;
 
 /// <summary>Process-wide libtorch settings: threads, seeds, CUDA availability, grad mode.</summary>
-public static class TorchRuntime
+public static partial class TorchRuntime
 {
     /// <summary>The libtorch version the native library was built against.</summary>
     public static string Version => Marshal.PtrToStringUTF8(NativeMethods.mlt_version()) ?? "unknown";

@@ -44,6 +44,9 @@ internal sealed class TrainingCheckpoint
         public double BestMetric { get; set; } = double.NaN;
         public int EpochsWithoutImprovement { get; set; }
         public long[] StepCounts { get; set; } = [];
+        /// <summary>The float16 grad scaler's scale (null: no scaler) and growth tracker.</summary>
+        public double? GradScale { get; set; }
+        public int GradScalerGrowthTracker { get; set; }
         public List<EpochMetrics> History { get; set; } = new();
         public Dictionary<string, string> Settings { get; set; } = new();
     }
@@ -77,7 +80,7 @@ internal sealed class TrainingCheckpoint
 
     /// <summary>
     /// What decides the trajectory of a run: the settings (not the callback, the device, the worker count or the
-    /// bad-input policy), the training set size and classes, and the model's state-dict layout and trainable parameters.
+    /// bad-input policy; the mixed precision only when set), the training set size and classes, and the model's state-dict layout and trainable parameters.
     /// A checkpoint is only resumed by a run with the same fingerprint.
     /// </summary>
     internal static Dictionary<string, string> Fingerprint(TrainingSettings s, Module model, int trainCount, int classCount)
@@ -91,7 +94,7 @@ internal sealed class TrainingCheckpoint
         foreach (var (key, t) in model.NamedParameters())
             if (t.RequiresGrad) layout.Append(key).Append(';');
         string hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(layout.ToString())))[..16].ToLowerInvariant();
-        return new Dictionary<string, string>
+        var fingerprint = new Dictionary<string, string>
         {
             [nameof(s.BatchSize)] = s.BatchSize.ToString(ic),
             [nameof(s.MaxEpoch)] = s.MaxEpoch.ToString(ic),
@@ -114,6 +117,9 @@ internal sealed class TrainingCheckpoint
             ["Classes"] = classCount.ToString(ic),
             ["Model"] = model.GetType().FullName + "/" + hash,
         };
+        // Only when set, so checkpoints of float32 runs written before the setting existed still resume.
+        if (s.MixedPrecision != MixedPrecision.None) fingerprint[nameof(s.MixedPrecision)] = s.MixedPrecision.ToString();
+        return fingerprint;
     }
 
     /// <summary>Writes the checkpoint atomically.</summary>

@@ -42,10 +42,15 @@ public sealed class TrainingEngine
     /// <summary>Creates an engine; the settings are validated here.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="settings"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (see <see cref="TrainingSettings.Validate"/>).</exception>
+    /// <exception cref="ArgumentException"><see cref="TrainingSettings.MixedPrecision"/> is Float16 and the device is not a GPU.</exception>
     public TrainingEngine(TrainingSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate();
+        if (settings.MixedPrecision == MixedPrecision.Float16 && !settings.Device.IsCuda)
+            throw new ArgumentException(
+                $"MixedPrecision = Float16 needs a CUDA device, but Device is {settings.Device}: CPU autocast runs bfloat16 only in libtorch {TorchRuntime.Version} (and float16 loss scaling is for GPUs). Use MixedPrecision.BFloat16 on the CPU, or None.",
+                nameof(settings));
         Settings = settings;
     }
 
@@ -116,6 +121,7 @@ public sealed class TrainingEngine
 
         using var optimizer = CreateOptimizer(parameters);
         var scheduler = CreateScheduler(optimizer, stepsPerEpoch);
+        var scaler = s.MixedPrecision == MixedPrecision.Float16 ? new GradScaler() : null;
 
         var state = new TrainingCheckpoint.State { Seed = s.Seed };
         var fingerprint = TrainingCheckpoint.Fingerprint(s, model, train.Count, classes);
@@ -127,21 +133,21 @@ public sealed class TrainingEngine
             if (s.CheckpointDirectory is { } ckdir) TrainingCheckpoint.RemoveStaleTemporaries(ckdir);
             if (s.CheckpointDirectory is { } dir && File.Exists(TrainingCheckpoint.PathIn(dir)))
             {
-                (state, best) = Resume(dir, fingerprint, model, optimizer, scheduler);
+                (state, best) = Resume(dir, fingerprint, model, optimizer, scheduler, scaler);
                 resumed = true;
             }
             int startEpoch = state.Epoch + 1;
             var report = new BadInputReport();
             if (!resumed)
                 Write(string.Create(CultureInfo.InvariantCulture,
-                    $"training {model.GetType().Name} ({parameters.Sum(p => p.NumElements):N0} trainable parameters) on {train.Count} images{(validation is null ? "" : $", validating on {validation.Count}")}: {s.MaxEpoch} epochs of {stepsPerEpoch} batches of {s.BatchSize}, {s.Optimizer} lr {s.LearningRate:G4}, {s.Scheduler} schedule, device {device}{(s.MemoryFormat == MemoryFormat.ChannelsLast ? " (channels-last)" : "")}, {TorchRuntime.NumThreads} threads"));
+                    $"training {model.GetType().Name} ({parameters.Sum(p => p.NumElements):N0} trainable parameters) on {train.Count} images{(validation is null ? "" : $", validating on {validation.Count}")}: {s.MaxEpoch} epochs of {stepsPerEpoch} batches of {s.BatchSize}, {s.Optimizer} lr {s.LearningRate:G4}, {s.Scheduler} schedule, device {device}{(s.MemoryFormat == MemoryFormat.ChannelsLast ? " (channels-last)" : "")}{(s.MixedPrecision == MixedPrecision.None ? "" : $", {s.MixedPrecision} autocast")}, {TorchRuntime.NumThreads} threads"));
             if (state.StoppedEarly || startEpoch > s.MaxEpoch)
             {
                 Write($"the checkpoint in '{s.CheckpointDirectory}' is of a finished run ({state.Epoch} epochs{(state.StoppedEarly ? ", stopped early" : "")}); nothing to train");
             }
             else
             {
-                TrainEpochs(model, parameters, optimizer, scheduler, trainLoader, validationLoader, state, ref best, startEpoch, cancellationToken);
+                TrainEpochs(model, parameters, optimizer, scheduler, scaler, trainLoader, validationLoader, state, ref best, startEpoch, cancellationToken);
             }
 
             int bestEpoch = state.Epoch;
@@ -169,7 +175,7 @@ public sealed class TrainingEngine
     }
 
     private (TrainingCheckpoint.State, List<KeyValuePair<string, Tensor>>?) Resume(string dir, Dictionary<string, string> fingerprint,
-        Module model, Optimizer optimizer, LRScheduler? scheduler)
+        Module model, Optimizer optimizer, LRScheduler? scheduler, GradScaler? scaler)
     {
         string path = TrainingCheckpoint.PathIn(dir);
         var (state, raw) = TrainingCheckpoint.Read(dir);
@@ -216,12 +222,13 @@ public sealed class TrainingEngine
         }
         TrainingCheckpoint.RestoreOptimizer(optimizer, state, byName, path);
         if (scheduler is not null) scheduler.LoadState(state.SchedulerLastEpoch);
+        if (scaler is not null && state.GradScale is { } scale) scaler.LoadState(scale, state.GradScalerGrowthTracker);
         Write(string.Create(CultureInfo.InvariantCulture,
             $"resuming from '{path}': {state.Epoch} of {Settings.MaxEpoch} epochs done{(state.History.Count > 0 ? $" (last: {state.History[^1]})" : "")}"));
         return (state, best);
     }
 
-    private void TrainEpochs(Module<Tensor, Tensor> model, IReadOnlyList<Tensor> parameters, Optimizer optimizer, LRScheduler? scheduler,
+    private void TrainEpochs(Module<Tensor, Tensor> model, IReadOnlyList<Tensor> parameters, Optimizer optimizer, LRScheduler? scheduler, GradScaler? scaler,
         ImageBatchLoader trainLoader, ImageBatchLoader? validationLoader, TrainingCheckpoint.State state,
         ref List<KeyValuePair<string, Tensor>>? best, int startEpoch, CancellationToken ct)
     {
@@ -251,17 +258,37 @@ public sealed class TrainingEngine
                     ct.ThrowIfCancellationRequested();
                     batchNumber++;
                     var x = Input(batch.Images, device, format);
-                    var y = device.IsCuda ? batch.Labels.To(device) : batch.Labels;
+                    var y = Labels(batch.Labels, device);
                     optimizer.ZeroGrad();
-                    var logits = model.Forward(x);
-                    if (batchNumber == 1 && epoch == startEpoch) CheckOutputs(logits, classes);
-                    var loss = F.CrossEntropy(logits, y, labelSmoothing: s.LabelSmoothing);
+                    Tensor logits, loss;
+                    using (TorchRuntime.Autocast(device, s.MixedPrecision))
+                    {
+                        logits = model.Forward(x);
+                        if (batchNumber == 1 && epoch == startEpoch) CheckOutputs(logits, classes);
+                        loss = F.CrossEntropy(logits, y, labelSmoothing: s.LabelSmoothing);
+                    }
                     lr = optimizer.ParamGroups[0].LearningRate;
                     double value = loss.Item();
                     if (!double.IsFinite(value)) throw new TrainingDivergedException(epoch, batchNumber, value, lr);
-                    loss.Backward();
-                    if (s.GradientClipNorm is { } clip) Tensor.ClipGradNorm(parameters, clip);
-                    optimizer.Step();
+                    if (scaler is null)
+                    {
+                        loss.Backward();
+                        if (s.GradientClipNorm is { } clip) Tensor.ClipGradNorm(parameters, clip);
+                        optimizer.Step();
+                    }
+                    else
+                    {
+                        // Float16: backward of the scaled loss; clipping sees the unscaled gradients; a step whose
+                        // gradients overflowed is skipped and the scale backs off.
+                        scaler.Scale(loss).Backward();
+                        if (s.GradientClipNorm is { } clip)
+                        {
+                            scaler.Unscale_(optimizer);
+                            Tensor.ClipGradNorm(parameters, clip);
+                        }
+                        scaler.Step(optimizer);
+                        scaler.Update();
+                    }
                     scheduler?.Step();
                     using (TorchRuntime.NoGrad())
                         correct.Add_(logits.ArgMax(1).Eq(y).Sum());
@@ -309,6 +336,8 @@ public sealed class TrainingEngine
             state.Epoch = epoch;
             state.StoppedEarly = stop;
             state.SchedulerLastEpoch = scheduler?.LastEpoch ?? -1;
+            state.GradScale = scaler?.ScaleValue;
+            state.GradScalerGrowthTracker = scaler?.GrowthTracker ?? 0;
             if (s.CheckpointDirectory is { } dir)
                 TrainingCheckpoint.Write(dir, state, model, optimizer, best);
             Write(metrics.ToString());
@@ -345,9 +374,13 @@ public sealed class TrainingEngine
             {
                 ct.ThrowIfCancellationRequested();
                 var x = Input(batch.Images, device, format);
-                var y = device.IsCuda ? batch.Labels.To(device) : batch.Labels;
-                var logits = model.Forward(x);
-                lossSum.Add_(F.CrossEntropy(logits, y, reduction: Reduction.Sum));
+                var y = Labels(batch.Labels, device);
+                Tensor logits;
+                using (TorchRuntime.Autocast(device, Settings.MixedPrecision))
+                {
+                    logits = model.Forward(x);
+                    lossSum.Add_(F.CrossEntropy(logits, y, reduction: Reduction.Sum));
+                }
                 correct.Add_(logits.ArgMax(1).Eq(y).Sum());
                 seen += batch.Count;
             }
@@ -423,9 +456,12 @@ public sealed class TrainingEngine
     /// <param name="workers">Background decoding threads (0: decode on the calling thread).</param>
     /// <param name="imageChannels">Channels to decode images to; null: the input channels of the model's first convolution.</param>
     /// <param name="format">The memory format of the model and the batches (<see cref="MemoryFormat.ChannelsLast"/>: faster grouped convolutions).</param>
+    /// <param name="mixedPrecision">Run the forward pass under autocast (<see cref="MixedPrecision.BFloat16"/> on the CPU or a GPU, <see cref="MixedPrecision.Float16"/> on a GPU);
+    /// the probabilities are computed in float32 from the logits.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> &lt; 1 or <paramref name="workers"/> &lt; 0.</exception>
     public static float[] PredictProbabilities(Module<Tensor, Tensor> model, ImageDataset data, ImagePipeline evalPipeline, int batchSize,
-        Device device, int workers = 0, int? imageChannels = null, MemoryFormat format = MemoryFormat.Contiguous)
+        Device device, int workers = 0, int? imageChannels = null, MemoryFormat format = MemoryFormat.Contiguous,
+        MixedPrecision mixedPrecision = MixedPrecision.None)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
@@ -453,7 +489,10 @@ public sealed class TrainingEngine
                 using (Tensor.NewDisposeScope())
                 {
                     var x = Input(batch.Images, device, format);
-                    var logits = model.Forward(x);
+                    Tensor logits;
+                    using (TorchRuntime.Autocast(device, mixedPrecision))
+                        logits = model.Forward(x);
+                    if (logits.DType != DType.Float32) logits = logits.To(DType.Float32);
                     if (logits.Dim != 2) throw new ArgumentException($"the model returns [{string.Join(", ", logits.Shape)}] for a batch; expected [N, K] logits", nameof(model));
                     var probs = F.Softmax(logits, 1).To(Device.Cpu, DType.Float32).Contiguous();
                     if (result is null)
@@ -499,8 +538,23 @@ public sealed class TrainingEngine
     /// <summary>A batch of images on <paramref name="device"/> in <paramref name="format"/> (the loader's tensor itself when nothing changes).</summary>
     private static Tensor Input(Tensor images, Device device, MemoryFormat format)
     {
-        var x = device.IsCuda ? images.To(device) : images;
+        var x = device.IsCuda ? ToDevice(images, device) : images;
         return format == MemoryFormat.Contiguous ? x : x.Contiguous(format);
+    }
+
+    /// <summary>The batch's labels on <paramref name="device"/> (the loader's tensor itself on the CPU).</summary>
+    private static Tensor Labels(Tensor labels, Device device) => device.IsCuda ? ToDevice(labels, device) : labels;
+
+    /// <summary>
+    /// A host tensor on a CUDA device: copied into pinned (page-locked) memory, then sent with a non-blocking copy, so the
+    /// transfer is queued behind the GPU's work instead of waiting for it (a copy from pageable memory synchronises the
+    /// stream). libtorch's caching host allocator keeps the pinned block until the copy has run.
+    /// </summary>
+    private static Tensor ToDevice(Tensor host, Device device)
+    {
+        if (host.Device.IsCuda) return host.To(device);
+        using var pinned = host.PinMemory();
+        return pinned.To(device, nonBlocking: true);
     }
 
 }

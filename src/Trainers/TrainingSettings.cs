@@ -62,6 +62,13 @@ public sealed record TrainingSettings
     /// what cuDNN prefers for mixed precision; the results equal the NCHW run's up to float rounding.</summary>
     public MemoryFormat MemoryFormat { get; init; } = MemoryFormat.Contiguous;
 
+    /// <summary>Mixed precision (default <see cref="MixedPrecision.None"/>, float32): the forward pass and the loss of training,
+    /// validation and <see cref="TrainingEngine.PredictProbabilities"/> run under autocast, the weights, gradients and optimizer
+    /// state stay float32. <see cref="MixedPrecision.BFloat16"/> works on the CPU and on CUDA GPUs with bfloat16 (compute
+    /// capability 8.0+); <see cref="MixedPrecision.Float16"/> adds a <see cref="Torch.Optim.GradScaler"/> (dynamic loss scaling,
+    /// steps with inf/NaN gradients skipped) and needs a CUDA device. Gradient clipping applies to the unscaled gradients.</summary>
+    public MixedPrecision MixedPrecision { get; init; } = MixedPrecision.None;
+
     /// <summary>Weight decay, finite and &gt;= 0 (default 1e-4): L2 for SGD, decoupled for AdamW. Applies to every trainable parameter.</summary>
     public double WeightDecay { get; init; } = 1e-4;
 
@@ -163,6 +170,7 @@ public sealed record TrainingSettings
         if (!(LabelSmoothing >= 0 && LabelSmoothing < 1)) Fail(nameof(LabelSmoothing), LabelSmoothing, "in [0, 1)");
         if (EarlyStoppingPatience is < 1) Fail(nameof(EarlyStoppingPatience), EarlyStoppingPatience, ">= 1 (or null for no early stopping)");
         if (!Enum.IsDefined(MemoryFormat)) Fail(nameof(MemoryFormat), MemoryFormat, "Contiguous or ChannelsLast");
+        if (!Enum.IsDefined(MixedPrecision)) Fail(nameof(MixedPrecision), MixedPrecision, "None, BFloat16 or Float16");
         if (!Enum.IsDefined(EarlyStoppingMetric)) Fail(nameof(EarlyStoppingMetric), EarlyStoppingMetric, "ValidationLoss or ValidationAccuracy");
         if (CheckpointDirectory is not null && string.IsNullOrWhiteSpace(CheckpointDirectory))
             Fail(nameof(CheckpointDirectory), CheckpointDirectory, "a folder path (or null for no checkpoints)");

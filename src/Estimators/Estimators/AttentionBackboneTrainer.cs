@@ -60,6 +60,10 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
         /// <summary>The memory format of training and scoring (default NCHW). <see cref="MemoryFormat.ChannelsLast"/> runs EPSANet's grouped
         /// 7×7/9×9 PSA convolutions several times faster on the CPU, and suits cuDNN.</summary>
         public MemoryFormat MemoryFormat = MemoryFormat.Contiguous;
+        /// <summary>Mixed precision of training and validation (default None, float32): <see cref="Torch.MixedPrecision.BFloat16"/> autocasts the
+        /// forward pass to bfloat16 on the CPU or a GPU; <see cref="Torch.MixedPrecision.Float16"/> to float16 with dynamic loss scaling, GPU only.
+        /// Weights stay float32, and the saved model scores in float32.</summary>
+        public MixedPrecision MixedPrecision = MixedPrecision.None;
 
         /// <summary>Images per batch (default 32).</summary>
         public int BatchSize = 32;
@@ -160,6 +164,7 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
             GradientClipNorm = o.GradientClipNorm,
             OnBadInput = o.OnBadInput,
             MemoryFormat = o.MemoryFormat,
+            MixedPrecision = o.MixedPrecision,
         };
         return o.LearningRateScheduler.Apply(s);
     }
@@ -284,6 +289,7 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
             ["learningRateScheduler"] = s.ToString(),
             ["labelSmoothing"] = o.LabelSmoothing,
             ["gradientClipNorm"] = o.GradientClipNorm,
+            ["mixedPrecision"] = o.MixedPrecision.ToString(),
             ["validationSetFraction"] = o.ValidationSetFraction,
             ["earlyStopping"] = o.EarlyStoppingCriteria?.ToString(),
             ["pretrainedWeightsPath"] = o.PretrainedWeightsPath,

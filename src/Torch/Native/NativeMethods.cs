@@ -21,6 +21,13 @@ internal static unsafe class NativeMethods
     [DllImport(Lib)] internal static extern int mlt_is_grad_enabled();
     [DllImport(Lib)] internal static extern IntPtr mlt_inference_mode_enter();
     [DllImport(Lib)] internal static extern int mlt_inference_mode_exit(IntPtr guard);
+    [DllImport(Lib)] internal static extern IntPtr mlt_autocast_enter(int deviceType, int dtype, int enabled, int cacheEnabled);
+    [DllImport(Lib)] internal static extern int mlt_autocast_exit(IntPtr scope);
+    [DllImport(Lib)] internal static extern int mlt_autocast_is_enabled(int deviceType);
+    [DllImport(Lib)] internal static extern int mlt_autocast_dtype(int deviceType);
+    [DllImport(Lib)] internal static extern int mlt_get_allow_tf32();
+    [DllImport(Lib)] internal static extern int mlt_set_allow_tf32(int cudnn, int cublas);
+    [DllImport(Lib)] internal static extern int mlt_amp_unscale_(IntPtr* grads, int n, TensorHandle foundInf, TensorHandle invScale, int allowFused);
 
     [DllImport(Lib)] internal static extern int mlt_free(IntPtr t);
     [DllImport(Lib)] internal static extern IntPtr mlt_from_data(void* data, long* shape, int ndim, int dtype, int devType, int devIndex, int requiresGrad);
