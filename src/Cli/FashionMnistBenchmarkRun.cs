@@ -18,9 +18,9 @@ internal static class FashionMnistBenchmarkRun
     /// <summary>The recipe (README, "Fashion-MNIST recipe"); every value can be overridden on the command line.</summary>
     internal sealed record Recipe
     {
-        public string Model { get; init; } = "epsanet26";
+        public string Model { get; init; } = "epsanet14";
         public string? Attention { get; init; }
-        public double Width { get; init; } = 0.25;
+        public double Width { get; init; } = 0.5;
         public int StemStride { get; init; } = 2;
         public bool ChannelsLast { get; init; } = true;
         public int Epochs { get; init; } = 10;
@@ -49,7 +49,7 @@ internal static class FashionMnistBenchmarkRun
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
             error.WriteLine($"error: {e.Message}");
-            error.WriteLine("usage: mlnet-attention fashion-mnist [--model epsanet26] [--attention NAME] [--width 0.25] [--stem-stride 2] [--no-channels-last] [--epochs 10] [--batch-size 128] [--lr 0.1] [--wd 5e-4] [--label-smoothing 0.1] [--no-augment] [--train-limit N] [--seed 1] [--threads N] [--json results.json] [--out model.zip]");
+            error.WriteLine("usage: mlnet-attention fashion-mnist [--model epsanet14] [--attention NAME] [--width 0.5] [--stem-stride 2] [--no-channels-last] [--epochs 10] [--batch-size 128] [--lr 0.1] [--wd 5e-4] [--label-smoothing 0.1] [--no-augment] [--train-limit N] [--seed 1] [--threads N] [--json results.json] [--out model.zip]");
             return 2;
         }
         try
