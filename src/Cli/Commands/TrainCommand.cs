@@ -363,8 +363,9 @@ internal sealed record DeviceChoice(string Kind, int Index)
                     throw new UsageException($"--device cuda:{Index}: {e.Message}");
                 }
                 break;
-            case "cpu" when TorchRuntime.CudaDeviceCount > 0:
-                throw new UsageException("--device cpu: this machine has a GPU and MLContext always uses it when no GpuDeviceId is set; running on the CPU here is not supported yet (use --device auto or cuda:N)");
+            case "cpu":
+                ml.GpuDeviceId = -1;   // the CPU even where a GPU exists
+                break;
         }
     }
 }

@@ -49,7 +49,7 @@ public sealed class CliTests
         WriteIdx(_idx, train: false, 200);
         _model = Path.Combine(_root, "fashion.zip");
         var r = Run("train", "--data", _train, "--test", _test, "--model", "resnet18", "--width", "0.125", "--epochs", "1", "--batch-size", "16",
-            "--lr", "0.05", "--channels", "1", "--image-size", "28", "--validation-fraction", "0.25", "--threads", "1", "--workers", "0", "--out", _model);
+            "--lr", "0.05", "--channels", "1", "--image-size", "28", "--validation-fraction", "0.25", "--device", "cpu", "--threads", "1", "--workers", "0", "--out", _model);
         Assert.AreEqual(0, r.Code, r.ToString());
         _trainOutput = r.Out;
     }
@@ -67,6 +67,7 @@ public sealed class CliTests
     {
         Assert.IsTrue(File.Exists(_model), _trainOutput);
         StringAssert.Contains(_trainOutput, "resnet18 (width 0.125, small-image)");
+        StringAssert.Contains(_trainOutput, "device cpu");
         StringAssert.Contains(_trainOutput, "epoch 1/1: train loss");
         StringAssert.Contains(_trainOutput, "images/s");
         StringAssert.Contains(_trainOutput, "ETA");
@@ -273,6 +274,7 @@ public sealed class CliTests
             (["train", "--data", _train, "--mean", "0.1,0.2"], "--mean"),
             (["train", "--data", _train, "--channels", "2"], "--channels"),
             (["train", "--data", _train, "--device", "tpu"], "--device"),
+            (["train", "--data", _train, "--device", "cuda:99"], "--device cuda:99"),
             (["train", "--data", _train, "--model", "mobilenetv2", "--stem-stride", "2", "--image-size", "28", "--channels", "1"], "StemStride"),
             (["train", "--data", _train, "--attention", "magic"], "--attention"),
             (["train", "--data", _train, "--out", Path.Combine(_root, "no", "such", "m.zip")], "--out"),
