@@ -294,6 +294,12 @@ public sealed class TrainingEngine
                         correct.Add_(logits.ArgMax(1).Eq(y).Sum());
                     lossSum += value * batch.Count;
                     seen += batch.Count;
+                    if (s.BatchCallback is { } onBatch)
+                    {
+                        var elapsed = epochClock.Elapsed;
+                        onBatch(new BatchProgress(epoch, s.MaxEpoch, batchNumber, trainLoader.BatchesPerEpoch, lossSum / seen,
+                            correct.Item() / seen, seen / Math.Max(elapsed.TotalSeconds, 1e-9), elapsed));
+                    }
                 }
             }
             ct.ThrowIfCancellationRequested();

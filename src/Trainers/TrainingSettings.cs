@@ -34,6 +34,18 @@ public enum SchedulerKind
     OneCycle,
 }
 
+/// <summary>Progress inside an epoch, after a training batch.</summary>
+/// <param name="Epoch">The epoch, from 1.</param>
+/// <param name="MaxEpoch">The epochs of the run.</param>
+/// <param name="Batch">The batch within the epoch, from 1.</param>
+/// <param name="BatchesPerEpoch">Batches in an epoch.</param>
+/// <param name="RunningLoss">Mean training loss of the epoch so far.</param>
+/// <param name="RunningAccuracy">Training accuracy of the epoch so far.</param>
+/// <param name="ImagesPerSecond">Training throughput of the epoch so far.</param>
+/// <param name="Elapsed">Time since the epoch began.</param>
+public readonly record struct BatchProgress(int Epoch, int MaxEpoch, int Batch, int BatchesPerEpoch,
+    double RunningLoss, double RunningAccuracy, double ImagesPerSecond, TimeSpan Elapsed);
+
 /// <summary>What early stopping watches.</summary>
 public enum EarlyStoppingMetric
 {
@@ -113,6 +125,10 @@ public sealed record TrainingSettings
 
     /// <summary>Called on the training thread after each epoch (after its checkpoint is written).</summary>
     public Action<EpochMetrics>? MetricsCallback { get; init; }
+
+    /// <summary>Called after every training batch with the epoch's running loss and accuracy (on the training thread: keep it
+    /// cheap; it reads the accuracy back from the device each batch). Null: none.</summary>
+    public Action<BatchProgress>? BatchCallback { get; init; }
 
     /// <summary>Seed of the per-epoch shuffles, the augmentations and libtorch's generator (dropout); default 1.</summary>
     public ulong Seed { get; init; } = 1;

@@ -94,6 +94,8 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
         public EarlyStopping? EarlyStoppingCriteria;
         /// <summary>Called after every epoch with its metrics.</summary>
         public Action<EpochMetrics>? MetricsCallback;
+        /// <summary>Called after every training batch with the epoch's running loss and accuracy (a progress display).</summary>
+        public Action<BatchProgress>? BatchCallback;
 
         /// <summary>Weights to start from: a safetensors file or a PyTorch <c>torch.save</c> file (.pth/.pt). The
         /// classifier head is re-initialised when its class count differs; every other tensor must fit.</summary>
@@ -158,6 +160,7 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
             EarlyStoppingPatience = o.EarlyStoppingCriteria?.Patience,
             EarlyStoppingMetric = o.EarlyStoppingCriteria?.Metric ?? EarlyStoppingMetric.ValidationLoss,
             MetricsCallback = o.MetricsCallback,
+            BatchCallback = o.BatchCallback,
             Seed = seed,
             CheckpointDirectory = o.CheckpointDirectory,
             Workers = o.Workers ?? Environment.ProcessorCount,

@@ -72,6 +72,33 @@ public sealed class TrainingEngineTests
     }
 
     [TestMethod]
+    public void BatchCallbackReportsEveryBatchAndEndsOnTheEpochMetrics()
+    {
+        using var model = NewModel();
+        var batches = new List<BatchProgress>();
+        var epochs = new List<EpochMetrics>();
+        var result = new TrainingEngine(Base with { MaxEpoch = 2, BatchCallback = batches.Add, MetricsCallback = epochs.Add })
+            .Fit(model, Train, null, TrainPipeline, EvalPipeline);
+        int per = (Train.Count + Base.BatchSize - 1) / Base.BatchSize;
+        Assert.HasCount(2 * per, batches);
+        for (int i = 0; i < batches.Count; i++)
+        {
+            Assert.AreEqual(i / per + 1, batches[i].Epoch);
+            Assert.AreEqual(i % per + 1, batches[i].Batch);
+            Assert.AreEqual(per, batches[i].BatchesPerEpoch);
+            Assert.AreEqual(2, batches[i].MaxEpoch);
+            Assert.IsTrue(batches[i].RunningAccuracy is >= 0 and <= 1 && batches[i].ImagesPerSecond > 0);
+        }
+        // the last batch of an epoch carries the epoch's loss and accuracy
+        for (int e = 0; e < 2; e++)
+        {
+            var last = batches[(e + 1) * per - 1];
+            Assert.AreEqual(epochs[e].TrainLoss, last.RunningLoss, 1e-12);
+            Assert.AreEqual(epochs[e].TrainAccuracy, last.RunningAccuracy, 1e-12);
+        }
+    }
+
+    [TestMethod]
     public void TwoRunsGiveBitIdenticalWeightsWhateverTheWorkerCount()
     {
         byte[][] Run(int workers, ulong seed, out TrainingResult result)
