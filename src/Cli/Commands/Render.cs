@@ -90,6 +90,9 @@ internal static class Render
         return t;
     }
 
+    /// <summary>A duration as h:mm:ss (hours beyond a day included).</summary>
+    public static string Duration(TimeSpan t) => string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalHours}:{t.Minutes:D2}:{t.Seconds:D2}");
+
     /// <summary>Bytes as "1.2 MB".</summary>
     public static string Size(long bytes) => bytes switch
     {

@@ -240,7 +240,7 @@ internal static class TrainCommand
         var history = new List<EpochMetrics>();
         var features = prep.Transform(train);
         string header = string.Create(CultureInfo.InvariantCulture,
-            $"{s.Arch} (width {s.Width}{(s.SmallImage ? ", small-image" : "")}{(s.StemStride == 0 ? "" : $", stem stride {s.StemStride}")}{(s.ChannelsLast ? ", channels-last" : "")}{(s.Attention is null ? "" : $", attention {s.Attention}")}) on {s.Data}: {train.GetRowCount():N0} training images{(validation is null ? "" : $", {validation.GetRowCount():N0} validation")}, {s.ImageSize}x{s.ImageSize}x{s.Channels}, {s.Epochs} epoch(s) of batch {s.BatchSize}, {s.Optimizer.ToString().ToLowerInvariant()} lr {s.LearningRate} {s.Schedule.ToString().ToLowerInvariant()}, device {ml.Device}, {TorchRuntime.NumThreads} threads");
+            $"{s.Arch} (width {s.Width}{(s.SmallImage ? ", small-image" : "")}{(s.StemStride == 0 ? "" : $", stem stride {s.StemStride}")}{(s.ChannelsLast ? ", channels-last" : "")}{(s.Attention is null ? "" : $", attention {s.Attention}")}) on {s.Data}: {train.GetRowCount():N0} training images{(validation is null ? "" : $", {validation.GetRowCount():N0} validation")}, {s.ImageSize}x{s.ImageSize}x{s.Channels}, {s.Epochs} epoch(s) of batch {s.BatchSize}, {s.Optimizer.ToString().ToLowerInvariant()} lr {s.LearningRate} {s.Schedule.ToString().ToLowerInvariant()}, device {ml.Device}, {TorchRuntime.NumThreads} thread{(TorchRuntime.NumThreads == 1 ? "" : "s")}");
         output.WriteLine(header);
 
         AttentionBackboneTransformer backbone;
@@ -250,14 +250,20 @@ internal static class TrainCommand
             else
             {
                 options.MetricsCallback = history.Add;
+                options.BatchCallback = b =>
+                {
+                    int every = Math.Max(1, b.BatchesPerEpoch / 10);
+                    if (b.Batch % every == 0 || b.Batch == b.BatchesPerEpoch) output.WriteLine(BatchLine(b));
+                };
                 backbone = trainer.Fit(features, ct);
             }
         }
         catch (OperationCanceledException)
         {
-            error.WriteLine(s.CheckpointDirectory is null
-                ? "training cancelled; nothing saved"
-                : $"training cancelled; run the same command again to resume from the checkpoint in '{s.CheckpointDirectory}'");
+            bool checkpoint = s.CheckpointDirectory is { } dir && Directory.Exists(dir) && Directory.EnumerateFiles(dir, "*.safetensors").Any();
+            error.WriteLine(checkpoint
+                ? $"training cancelled; run the same command again to resume from the checkpoint in '{s.CheckpointDirectory}'"
+                : "training cancelled; nothing saved" + (s.CheckpointDirectory is null ? "" : " (no epoch had finished)"));
             return 130;
         }
         var model = prep.Append(backbone);
@@ -290,27 +296,51 @@ internal static class TrainCommand
         return (name, (int)m.ConfusionMatrix.Counts.Sum(r => r.Sum()), m);
     }
 
-    /// <summary>Training under a live progress display: one bar over the epochs with the last epoch's loss, accuracy, speed and ETA.</summary>
+    /// <summary>"epoch 1/3, batch 7/32: loss 2.1034, acc 25.00%, 512 images/s, ETA 00:00:41" (the ETA counts the epochs left, not validation).</summary>
+    internal static string BatchLine(BatchProgress b) => string.Create(CultureInfo.InvariantCulture,
+        $"epoch {b.Epoch}/{b.MaxEpoch}, batch {b.Batch}/{b.BatchesPerEpoch}: loss {b.RunningLoss:F4}, acc {Render.Pct(b.RunningAccuracy)}, {b.ImagesPerSecond:F0} images/s, ETA {Render.Duration(Eta(b))}");
+
+    private static TimeSpan Eta(BatchProgress b)
+    {
+        double perBatch = b.Elapsed.TotalSeconds / Math.Max(1, b.Batch);
+        long left = (long)(b.BatchesPerEpoch - b.Batch) + (long)(b.MaxEpoch - b.Epoch) * b.BatchesPerEpoch;
+        return TimeSpan.FromSeconds(Math.Min(perBatch * left, TimeSpan.MaxValue.TotalSeconds / 2));
+    }
+
+    /// <summary>
+    /// Training under a live progress display that fits 80 columns: a bar over the epochs (the epoch, the last validation
+    /// accuracy, the ETA of the run) and a bar over the current epoch's batches (batch, running loss and accuracy, images/s).
+    /// </summary>
     private static AttentionBackboneTransformer FitLive(IAnsiConsole console, AttentionBackboneTrainer trainer, AttentionBackboneTrainer.Options options,
         IDataView features, Settings s, List<EpochMetrics> history, CancellationToken ct)
     {
         AttentionBackboneTransformer? result = null;
+        var ic = CultureInfo.InvariantCulture;
         console.Progress()
             .AutoClear(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 20 }, new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask($"epoch 1/{s.Epochs}: training", maxValue: s.Epochs);
+                var epochs = ctx.AddTask($"epoch 1/{s.Epochs}", maxValue: s.Epochs);
+                var batches = ctx.AddTask("batch 0", maxValue: 1);
+                string validation = "";
+                options.BatchCallback = b =>
+                {
+                    batches.MaxValue = b.BatchesPerEpoch;
+                    batches.Value = b.Batch;
+                    batches.Description = string.Create(ic, $"batch {b.Batch}/{b.BatchesPerEpoch} loss {b.RunningLoss:F3} acc {100 * b.RunningAccuracy:F1}% {b.ImagesPerSecond:F0}/s");
+                    epochs.Value = b.Epoch - 1 + (double)b.Batch / b.BatchesPerEpoch;
+                    epochs.Description = Markup.Escape($"epoch {b.Epoch}/{b.MaxEpoch}{validation} ETA {Render.Duration(Eta(b))}");
+                };
                 options.MetricsCallback = m =>
                 {
                     history.Add(m);
-                    string val = m.ValidationAccuracy is { } va ? $", val acc {Render.Pct(va)}" : "";
-                    task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                        $"epoch {Math.Min(m.Epoch + 1, m.MaxEpoch)}/{m.MaxEpoch}: last loss {m.TrainLoss:F4}, acc {Render.Pct(m.TrainAccuracy)}{val}, {m.ImagesPerSecond:F0} img/s, ETA {m.EstimatedRemaining:hh\\:mm\\:ss}"));
-                    task.Value = m.Epoch;
+                    if (m.ValidationAccuracy is { } va) validation = $" val {Render.Pct(va)}";
+                    epochs.Value = m.Epoch;
                 };
                 result = trainer.Fit(features, ct);
-                task.Value = task.MaxValue;
+                epochs.Value = epochs.MaxValue;
+                batches.Value = batches.MaxValue;
             });
         return result!;
     }
@@ -325,7 +355,7 @@ internal static class TrainCommand
             t.AddRow($"{m.Epoch}/{m.MaxEpoch}", Render.F(m.TrainLoss), Render.Pct(m.TrainAccuracy),
                 m.ValidationLoss is { } vl ? Render.F(vl) : "-", m.ValidationAccuracy is { } va ? Render.Pct(va) : "-",
                 m.LearningRate.ToString("G3", CultureInfo.InvariantCulture), m.ImagesPerSecond.ToString("F0", CultureInfo.InvariantCulture),
-                m.Elapsed.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture));
+                Render.Duration(m.Elapsed));
         return t;
     }
 }

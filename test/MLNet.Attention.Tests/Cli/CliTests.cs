@@ -70,6 +70,8 @@ public sealed class CliTests
         StringAssert.Contains(_trainOutput, "device cpu");
         StringAssert.Contains(_trainOutput, "epoch 1/1: train loss");
         StringAssert.Contains(_trainOutput, "images/s");
+        // 60 training images in batches of 16: four batches, each reported (at most about ten lines per epoch).
+        for (int b = 1; b <= 4; b++) StringAssert.Contains(_trainOutput, $"epoch 1/1, batch {b}/4: loss ");
         StringAssert.Contains(_trainOutput, "ETA");
         foreach (var part in new[] { "metrics", "validation", "test (image folder", "per class (test", "0_T-shirt-top", "precision", "recall", "saved " + _model })
             StringAssert.Contains(_trainOutput, part);
