@@ -11,8 +11,9 @@ internal static class FashionMnistCommand
     internal static Command Create()
     {
         var cmd = new Command("fashion-mnist", "Issue 5's measured run: a registry backbone trained through the ML.NET-style pipeline "
-            + "on all 60,000 Fashion-MNIST images and evaluated on the 10,000 test images. Options (parsed by the run itself): "
-            + "--model epsanet50 --width 0.25 --epochs 1 --batch-size 128 --lr 0.1 --train-limit 0 (all).")
+            + "on all 60,000 Fashion-MNIST images and evaluated on the 10,000 test images after every epoch. Its options (--model, "
+            + "--width, --epochs, --batch-size, --lr, --train-limit, --json, --out, ...) are read by the run itself; an unknown option "
+            + "prints the complete usage line with the defaults.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
