@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using MLNet.Attention.Torch;
 using MLNet.Attention.Torch.Nn;
 
@@ -52,6 +53,17 @@ public static class ModelRegistry
 {
     private static readonly Lazy<IReadOnlyDictionary<string, ModelInfo>> Table = new(Discover);
 
+    // Trimmed apps (build/gpu/publish.sh): the families are found by reflection, so each one's constructor is kept by a
+    // DynamicDependency here (a test checks that every IModelFamily of the assembly is listed).
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor, typeof(BotNetFamily))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor, typeof(C2fFamily))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor, typeof(EpsaNetFamily))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor, typeof(MobileNetV2Family))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor, typeof(MobileViTv2Family))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor, typeof(ResidualAttentionFamily))]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor, typeof(ResNetFamily))]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "GetTypes only lists the families; each is kept by a DynamicDependency above.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = "The families' parameterless constructors are kept by the DynamicDependency attributes above.")]
     private static IReadOnlyDictionary<string, ModelInfo> Discover()
     {
         var d = new SortedDictionary<string, ModelInfo>(StringComparer.Ordinal);
