@@ -28,7 +28,7 @@ public static class Program
 
           info                                            libtorch version, CUDA devices, TF32 and autocast state
           parity   [--device cuda:0|cpu] [--models all|a,b] [--size N] [--batch N] [--width W] [--small-image true|false]
-                   [--tolerance 1e-3] [--bf16] [--eval] [--json FILE] [--markdown FILE]
+                   [--tolerance 1e-3] [--bf16] [--eval true|false] [--json FILE] [--markdown FILE]
                    device GPU: the GPU (float32, TF32 off) against the CPU in float32; device cpu: the CPU in float32 against
                    the CPU in float64. Forward output, loss, every parameter's gradient, batch-norm statistics.
                    --bf16 also reports how far bfloat16 autocast on the device is from the reference (not a pass/fail).
@@ -217,7 +217,7 @@ internal static class Common
 internal static class Parity
 {
     public sealed record Row(string Model, long Parameters, double Output, double Loss, double Gradients, string WorstGradient, double WorstGradientScale,
-        double Buffers, double? BFloat16Output, double? BFloat16Gradients, bool Pass, string? Error);
+        double Buffers, double? Float32Noise, double? BFloat16Output, double? BFloat16Gradients, bool Pass, string? Error);
 
     public static int Run(Args a)
     {
@@ -232,7 +232,11 @@ internal static class Parity
         bool small = a.Bool("small-image", !gpu);
         double tolerance = a.Double("tolerance", 1e-3);
         bool bf16 = a.Bool("bf16", false);
-        bool evalMode = a.Bool("eval", false);
+        // On the CPU the check is float32 against float64 and runs in evaluation mode unless --eval false: training-mode batch
+        // norm over few values per channel is ill-conditioned in float32 itself (PyTorch shows the same 3e-2 and 1.2e-3 as we
+        // do on resnet18 at width 0.25 with 2x32 px and 8x64 px). On a GPU the training-mode gradients also pass when within 10x
+        // of that float32 rounding level (CPU float32 vs CPU float64, computed for each model).
+        bool evalMode = a.Bool("eval", !gpu);
         var refDevice = Device.Cpu;
         var refDType = gpu ? DType.Float32 : DType.Float64;
         if (gpu)
@@ -254,33 +258,36 @@ internal static class Parity
             }
             catch (Exception e) when (e is TorchException or InvalidOperationException or ArgumentException)
             {
-                row = new Row(name, 0, double.NaN, double.NaN, double.NaN, "", double.NaN, double.NaN, null, null, false, e.Message);
+                row = new Row(name, 0, double.NaN, double.NaN, double.NaN, "", double.NaN, double.NaN, null, null, null, false, e.Message);
             }
             rows.Add(row);
             Console.WriteLine($"  {row.Model,-18} {(row.Pass ? "ok  " : "FAIL")} output {Program.E2(row.Output)}, loss {Program.E2(row.Loss)}, grads {Program.E2(row.Gradients)} ({row.WorstGradient}, max|grad| {Program.E2(row.WorstGradientScale)} of the model's), bn stats {Program.E2(row.Buffers)}"
+                + (row.Float32Noise is { } nz ? $"; cpu fp32-vs-fp64 grads {Program.E2(nz)}" : "")
                 + (row.BFloat16Output is { } bo ? $"; bf16 output {Program.E2(bo)}, grads {Program.E2(row.BFloat16Gradients!.Value)}" : "")
                 + (row.Error is null ? "" : $"; {row.Error}") + $" [{sw.Elapsed.TotalSeconds:F1} s]");
         }
         int failed = rows.Count(r => !r.Pass);
         Console.WriteLine();
-        Console.WriteLine(Markdown(rows, device, refDType, tolerance, size, batch, width, small));
+        Console.WriteLine(Markdown(rows, device, refDType, tolerance, size, batch, width, small, evalMode));
         Console.WriteLine($"{rows.Count - failed} passed, {failed} failed");
-        if (a.Get("markdown") is { } md) File.WriteAllText(md, Markdown(rows, device, refDType, tolerance, size, batch, width, small) + Environment.NewLine + Program.DescribeRuntime() + Environment.NewLine);
+        if (a.Get("markdown") is { } md) File.WriteAllText(md, Markdown(rows, device, refDType, tolerance, size, batch, width, small, evalMode) + Environment.NewLine + Program.DescribeRuntime() + Environment.NewLine);
         if (a.Get("json") is { } json)
             Program.WriteJson(json, new { device = device.ToString(), reference = $"cpu {refDType}", size, batch, width, smallImage = small, tolerance, runtime = Program.DescribeRuntime(), rows });
         return failed == 0 ? 0 : 1;
     }
 
-    public static string Markdown(IReadOnlyList<Row> rows, Device device, DType refDType, double tol, int size, int batch, double width, bool small)
+    public static string Markdown(IReadOnlyList<Row> rows, Device device, DType refDType, double tol, int size, int batch, double width, bool small, bool evalMode)
     {
         var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"Parity: {device} float32 vs CPU {refDType.ToString().ToLowerInvariant()}, input {batch}x3x{size}x{size}, width {width}, small-image {small}; max relative error (max|d| / max|ref|), tolerance {tol}.");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Parity: {device} float32 vs CPU {refDType.ToString().ToLowerInvariant()}, input {batch}x3x{size}x{size}, width {width}, small-image {small}, {(evalMode ? "evaluation" : "training")} mode; max relative error (max|d| / max|ref|), tolerance {tol} (training-mode gradients on a GPU: or within 10x of CPU float32's own error against float64).");
         sb.AppendLine();
         bool b = rows.Any(r => r.BFloat16Output is not null);
-        sb.AppendLine("| model | params | output | loss | gradients (worst tensor) | BN statistics |" + (b ? " bf16 output | bf16 gradients |" : "") + " result |");
-        sb.AppendLine("|---|---:|---:|---:|---|---:|" + (b ? "---:|---:|" : "") + "---|");
+        bool nz = rows.Any(r => r.Float32Noise is not null);
+        sb.AppendLine("| model | params | output | loss | gradients (worst tensor) | BN statistics |" + (nz ? " CPU fp32 vs fp64 gradients |" : "") + (b ? " bf16 output | bf16 gradients |" : "") + " result |");
+        sb.AppendLine("|---|---:|---:|---:|---|---:|" + (nz ? "---:|" : "") + (b ? "---:|---:|" : "") + "---|");
         foreach (var r in rows)
             sb.AppendLine($"| {r.Model} | {r.Parameters:N0} | {Program.E2(r.Output)} | {Program.E2(r.Loss)} | {Program.E2(r.Gradients)} ({r.WorstGradient}) | {Program.E2(r.Buffers)} |"
+                + (nz ? $" {(r.Float32Noise is { } n ? Program.E2(n) : "")} |" : "")
                 + (b ? $" {(r.BFloat16Output is { } o ? Program.E2(o) : "")} | {(r.BFloat16Gradients is { } g ? Program.E2(g) : "")} |" : "")
                 + $" {(r.Pass ? "pass" : "FAIL" + (r.Error is null ? "" : ": " + r.Error.Replace('|', '/')))} |");
         return sb.ToString();
@@ -331,6 +338,15 @@ internal static class Parity
         var refBuffers = reference.NamedBuffers().ToDictionary(p => p.Key, p => p.Value);
         foreach (var (key, buf) in target.NamedBuffers())
             if (buf.DType.IsFloatingPoint()) bufErr = Math.Max(bufErr, Common.RelErr(buf, refBuffers[key]));
+        double? noise = null;
+        if (device.IsCuda && !evalMode)
+        {
+            using var exact = Build(name, options);
+            exact.To(Device.Cpu, DType.Float64);
+            Common.TrainWithoutDropout(exact);
+            Step(exact, x.To(Device.Cpu, DType.Float64), y, MixedPrecision.None, Device.Cpu);
+            noise = GradErr(reference, exact).Err;
+        }
         double? bfOut = null, bfGrad = null;
         if (bf16)
         {
@@ -342,8 +358,9 @@ internal static class Parity
             bfOut = Common.RelErr(o, refOut);
             bfGrad = GradErr(half, reference).Err;
         }
-        bool pass = outErr <= tol && lossErr <= tol && gradErr <= tol && bufErr <= tol;
-        return new Row(name, target.ParameterCount(), outErr, lossErr, gradErr, worst, worstScale, bufErr, bfOut, bfGrad, pass, null);
+        bool gradOk = gradErr <= tol || (noise is { } n && gradErr <= 10 * n);
+        bool pass = outErr <= tol && lossErr <= tol && gradOk && bufErr <= tol;
+        return new Row(name, target.ParameterCount(), outErr, lossErr, gradErr, worst, worstScale, bufErr, noise, bfOut, bfGrad, pass, null);
     }
 
     /// <summary>
