@@ -42,6 +42,13 @@ internal static class ExternalProcess
     }
 
     /// <summary>
+    /// MLNET_TEST_TIMEOUT_SCALE multiplies every command's time limit (e.g. 5 on a machine whose cores other jobs hold).
+    /// </summary>
+    private static double TimeoutScale =>
+        double.TryParse(System.Environment.GetEnvironmentVariable("MLNET_TEST_TIMEOUT_SCALE"), System.Globalization.NumberStyles.Float,
+            System.Globalization.CultureInfo.InvariantCulture, out var s) && s > 0 ? s : 1;
+
+    /// <summary>
     /// Runs <paramref name="fileName"/> with <paramref name="args"/> in <paramref name="workingDirectory"/>; kills the
     /// whole process tree after <paramref name="timeout"/> and fails the test with the output so far.
     /// </summary>
@@ -70,6 +77,7 @@ internal static class ExternalProcess
         string command = fileName + " " + string.Join(' ', argList.Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
         var sw = Stopwatch.StartNew();
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {command}");
+        timeout *= TimeoutScale;
         bool exited = p.WaitForExit(timeout);
         if (!exited)
         {
