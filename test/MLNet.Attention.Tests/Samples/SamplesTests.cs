@@ -37,12 +37,12 @@ public sealed partial class SamplesTests
     {
         var work = ExternalProcess.NewTempFolder("imagefolder");
         var photos = Path.Combine(work, "photos");
-        Assert.AreEqual(400, ImageFolderWriter.WriteFashionMnist(photos, train: true, limit: 400));
-        var r = RunSample("ImageFolder", work, "--data", photos, "--epochs", "2", "--size", "32", "--width", "0.25", "--out", "photos.zip").ShouldSucceed();
+        Assert.AreEqual(600, ImageFolderWriter.WriteFashionMnist(photos, train: true, limit: 600));
+        var r = RunSample("ImageFolder", work, "--data", photos, "--epochs", "3", "--size", "32", "--width", "0.25", "--out", "photos.zip").ShouldSucceed();
         var counts = r.Lines("").Select(l => CountsLine().Match(l)).Single(m => m.Success);
-        Assert.AreEqual(400, int.Parse(counts.Groups[1].Value, CultureInfo.InvariantCulture) + int.Parse(counts.Groups[2].Value, CultureInfo.InvariantCulture), "a train/test split of the 400 files");
+        Assert.AreEqual(600, int.Parse(counts.Groups[1].Value, CultureInfo.InvariantCulture) + int.Parse(counts.Groups[2].Value, CultureInfo.InvariantCulture), "a train/test split of the 600 files");
         StringAssert.Contains(r.Output, "classes: 0_T-shirt-top, 1_Trouser, 2_Pullover, 3_Dress, 4_Coat, 5_Sandal, 6_Shirt, 7_Sneaker, 8_Bag, 9_Ankle boot", "the subfolder names are the classes");
-        Assert.IsGreaterThan(20.0, Accuracy(r, "test accuracy: "), "320 images, 2 epochs: above chance (10%)");
+        Assert.IsGreaterThan(30.0, Accuracy(r, "test accuracy: "), "480 images, 3 epochs: well above chance (10%)");
         StringAssert.Contains(r.Output, "Confusion table");
         var prediction = r.Lines("prediction: ").Single();
         var m = Regex.Match(prediction, @"^prediction: (.+\.png) -> (\d_[\w -]+) \(\d+\.\d%\)$");
@@ -83,7 +83,7 @@ public sealed partial class SamplesTests
     public void CompareBackbonesRanksEveryCandidateAndSavesTheBest()
     {
         var work = ExternalProcess.NewTempFolder("compare");
-        var r = RunSample("CompareBackbones", work, "--limit", "300", "--epochs", "1", "--test-limit", "300", "--out", "best.zip").ShouldSucceed();
+        var r = RunSample("CompareBackbones", work, "--limit", "600", "--epochs", "1", "--test-limit", "500", "--out", "best.zip").ShouldSucceed();
         StringAssert.Contains(r.Output, "6 candidates, rungs at epochs 1");
         var board = r.Lines("  #");
         Assert.HasCount(6, board, r.Tail());
@@ -92,7 +92,7 @@ public sealed partial class SamplesTests
         Assert.IsTrue(board.All(l => l.Contains("Finished", StringComparison.Ordinal)), string.Join('\n', board));
         var best = r.Lines("best: ").Single();
         StringAssert.StartsWith(best, "best: " + Regex.Match(board[0], @"^  #1 (.+?): ").Groups[1].Value, "the winner is the leaderboard's first");
-        Assert.IsGreaterThan(12.0, Accuracy(r, "best: ", @"test accuracy (\d+\.\d+)%"), best);
+        Assert.IsGreaterThan(20.0, Accuracy(r, "best: ", @"test accuracy (\d+\.\d+)%"), "480 training images, 1 epoch: above chance (10%): " + best);
         Assert.IsTrue(File.Exists(Path.Combine(work, "best.zip")));
     }
 
