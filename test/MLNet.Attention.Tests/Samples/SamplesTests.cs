@@ -157,11 +157,18 @@ public sealed partial class SamplesTests
         Assert.IsTrue(File.Exists(Path.Combine(work, "fashion-mnist.zip")));
     }
 
-    /// <summary>Builds samples/<paramref name="name"/> in this run's configuration and runs it in <paramref name="work"/>.</summary>
+    private static readonly HashSet<string> s_built = new(StringComparer.Ordinal);
+
+    /// <summary>Builds samples/<paramref name="name"/> in this run's configuration (once per run) and runs it in <paramref name="work"/>.</summary>
     private static ProcessResult RunSample(string name, string work, params string[] args)
     {
         var project = Path.Combine(SamplesRoot, name, name + ".csproj");
-        ExternalProcess.Dotnet(ExternalProcess.RepoRoot, Limit, null, "build", project, "-c", ExternalProcess.Configuration, "-nologo", "-v", "q", "-clp:ErrorsOnly").ShouldSucceed();
+        lock (s_built)
+            if (!s_built.Contains(name))
+            {
+                ExternalProcess.Dotnet(ExternalProcess.RepoRoot, Limit, null, "build", project, "-c", ExternalProcess.Configuration, "-nologo", "-v", "q", "-clp:ErrorsOnly").ShouldSucceed();
+                s_built.Add(name);
+            }
         var dll = Path.Combine(SamplesRoot, name, "bin", ExternalProcess.Configuration, "net10.0", name + ".dll");
         var r = ExternalProcess.Dotnet(work, Limit, null, [dll, .. args]);
         Console.WriteLine(r.Output);
