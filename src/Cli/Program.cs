@@ -20,6 +20,7 @@ internal static class Program
         InspectCommand.Create,
         ImportCommand.Create,
         CompareCommand.Create,
+        ExplainCommand.Create,
         ModelsCommand.Create,
         DemoCommand.Create,
         FashionMnistCommand.Create,

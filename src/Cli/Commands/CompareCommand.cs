@@ -61,6 +61,7 @@ internal static partial class CompareCommand
         var checkpoints = Opt.Maybe<string>("--checkpoint-dir", "Keep every candidate's checkpoint and weights in a new experiment folder there (default: a temporary folder, deleted).", "FOLDER");
         var output = Opt.Of("--out", "Where to save the best model (.zip).", "best.zip", "FILE");
         var leaderboard = Opt.Maybe<string>("--leaderboard", "Write the leaderboard as CSV there.", "FILE");
+        var plots = Opt.Maybe<string>("--plots", "Write the leaderboard chart (leaderboard.png and leaderboard.svg) into this folder.", "FOLDER");
 
         var cmd = new Command("compare", "Compare backbones (x learning rates x batch sizes) by successive halving within a time budget: "
             + "every candidate trains a few epochs, the best 1/eta continue (resuming, not restarting) for eta times the epochs, and so on; "
@@ -68,6 +69,7 @@ internal static partial class CompareCommand
         {
             data, models, lrs, batches, budget, maxEpochs, minEpochs, eta, metric, validation, validationFraction, width, size, channels, small, augment,
             channelsLast, mean, std, optimizer, schedule, wd, seed, trainLimit, validationLimit, device, threads, workers, checkpoints, output, leaderboard,
+            plots,
         };
         cmd.SetAction((r, ct) =>
         {
@@ -87,6 +89,9 @@ internal static partial class CompareCommand
             if (r.GetValue(minEpochs) > r.GetValue(maxEpochs)) throw new UsageException($"--min-epochs {r.GetValue(minEpochs)} is more than --max-epochs {r.GetValue(maxEpochs)}");
             string outPath = TrainCommand.CheckOutput(r.GetValue(output)!, "--out");
             string? csvPath = r.GetValue(leaderboard) is { } l ? TrainCommand.CheckOutput(l, "--leaderboard") : null;
+            string? plotsDir = r.GetValue(plots);
+            if (plotsDir is not null && (string.IsNullOrWhiteSpace(plotsDir) || File.Exists(plotsDir)))
+                throw new UsageException($"--plots '{plotsDir}' must be a folder (it is created), not a file");
             if (r.GetValue(threads) is int n) TorchRuntime.NumThreads = n;
             DeviceChoice.TryParse(r.GetValue(device)!, out var dev);
             var image = new TrainCommand.Settings
@@ -104,13 +109,13 @@ internal static partial class CompareCommand
                 WeightDecay = r.GetValue(wd), Seed = r.GetValue(seed), ValidationFraction = (float)r.GetValue(validationFraction),
                 Workers = r.GetValue(workers), MemoryFormat = r.GetValue(channelsLast) ? MemoryFormat.ChannelsLast : MemoryFormat.Contiguous, CheckpointDirectory = r.GetValue(checkpoints), CancellationToken = ct,
             };
-            return Task.FromResult(Run(new Job(image, settings, validationSpec, r.GetValue(trainLimit), r.GetValue(validationLimit), csvPath), o, e));
+            return Task.FromResult(Run(new Job(image, settings, validationSpec, r.GetValue(trainLimit), r.GetValue(validationLimit), csvPath, plotsDir), o, e));
         });
         return cmd;
     }
 
     /// <summary>What one compare run does.</summary>
-    internal sealed record Job(TrainCommand.Settings Image, BackboneExperimentSettings Experiment, DataSpec? Validation, int? TrainLimit, int? ValidationLimit, string? LeaderboardCsv);
+    internal sealed record Job(TrainCommand.Settings Image, BackboneExperimentSettings Experiment, DataSpec? Validation, int? TrainLimit, int? ValidationLimit, string? LeaderboardCsv, string? Plots = null);
 
     /// <summary>"resnet18+cbam,epsanet50": registry names, each with an optional attention layer; unknown ones are usage errors naming them.</summary>
     internal static List<BackboneChoice> ParseModels(string text, double width, bool smallImage)
@@ -224,6 +229,13 @@ internal static partial class CompareCommand
                 WriteAtomically(csv, LeaderboardCsv(result));
                 output.WriteLine($"wrote the leaderboard to {csv}");
             }
+            if (job.Plots is { } folder)
+            {
+                var chart = LeaderboardChart(result, x.OptimizingMetric);
+                chart.SavePng(Path.Combine(folder, "leaderboard.png"));
+                chart.SaveSvg(Path.Combine(folder, "leaderboard.svg"));
+                output.WriteLine($"wrote the leaderboard chart to {Path.Combine(folder, "leaderboard.png")} (and .svg)");
+            }
             ml.Model.Save(result.BestModel, all.Schema, s.Output);
             var best = result.BestRun;
             output.WriteLine(string.Create(ic,
@@ -328,6 +340,18 @@ internal static partial class CompareCommand
     }
 
     /// <summary>The leaderboard as CSV (one row per candidate, best first; invariant culture).</summary>
+    /// <summary>The leaderboard as a bar chart: the validation metric per candidate, with parameters, training time and the epochs it trained.</summary>
+    internal static Visualization.Picture LeaderboardChart(BackboneExperimentResult result, MulticlassClassificationMetric metric)
+    {
+        bool higher = BackboneExperimentResult.IsHigherBetter(metric);
+        var entries = result.Leaderboard.Where(r => r.Metric is not null)
+            .Select(r => new Visualization.LeaderboardEntry(r.Name, r.Metric!.Value, r.Parameters, r.TrainTime.TotalSeconds,
+                string.Create(CultureInfo.InvariantCulture, $"{r.EpochsTrained} ep."))).ToList();
+        if (entries.Count == 0) throw new InvalidOperationException("no candidate has a validation metric to chart");
+        return Visualization.LeaderboardChart.Create(entries, metricName: $"validation {metric}",
+            title: $"Backbone comparison ({string.Join("/", result.RungEpochs)} epochs per rung)", percent: higher, higherIsBetter: higher, zeroBased: false, scale: 2);
+    }
+
     internal static string LeaderboardCsv(BackboneExperimentResult result)
     {
         var ic = CultureInfo.InvariantCulture;

@@ -44,6 +44,27 @@ public static class ModelInspection
     /// <exception cref="InvalidOperationException">The steps make pixels of another shape than the backbone takes.</exception>
     public static float[] PrepareImage(this ITransformer model, ImageData image)
     {
+        var (backbone, value) = Run(model, image, pixels: true);
+        var (c, h, w) = backbone.InputShape;
+        if (value is ImageData img)   // no ExtractPixels: the trainer's ToTensor
+            value = ExtractPixels.ToTensor().Extract(img.Channels == c ? img : img.WithChannels(c)).Data.ToArray();
+        var pixels = value as float[] ?? throw new ArgumentException($"the backbone's feature column '{backbone.FeatureColumnName}' does not come from image steps", nameof(model));
+        if (pixels.Length != c * h * w)
+            throw new InvalidOperationException(
+                $"the model's image steps made {pixels.Length} values of '{image.Source ?? "the image"}', but {backbone.Architecture} takes {c}x{h}x{w} = {c * h * w}");
+        return pixels;
+    }
+
+    /// <summary>
+    /// <paramref name="image"/> as the backbone sees it before it becomes numbers: the model's image steps up to (not
+    /// including) ExtractPixels — decoding channels, resizing, cropping — in evaluation mode. For pictures of what the
+    /// network looked at.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model has no backbone.</exception>
+    public static ImageData PrepareDisplayImage(this ITransformer model, ImageData image) => (ImageData)Run(model, image, pixels: false).Value;
+
+    private static (AttentionBackboneTransformer Backbone, object Value) Run(ITransformer model, ImageData image, bool pixels)
+    {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(image);
         var backbone = model.GetBackbone();
@@ -57,7 +78,6 @@ public static class ModelInspection
                 steps.Insert(0, it);
                 column = it.InputColumnName;
             }
-        var (c, h, w) = backbone.InputShape;
         object value = image;
         DataViewType type = new ImageDataViewType(image.Height, image.Width, image.Channels);
         foreach (var t in steps)
@@ -71,19 +91,11 @@ public static class ModelInspection
                 type = new ImageDataViewType(decoded.Height, decoded.Width, decoded.Channels);
                 continue;
             }
+            if (!pixels && step is ExtractPixelsStep) break;
             var next = step.OutputType(type, t.InputColumnName);
             value = step.Apply(value, type, t.InputColumnName);
             type = next;
         }
-        if (value is ImageData img)   // no ExtractPixels: the trainer's ToTensor
-        {
-            var f = ExtractPixels.ToTensor().Extract(img.Channels == c ? img : img.WithChannels(c));
-            value = f.Data.ToArray();
-        }
-        var pixels = value as float[] ?? throw new ArgumentException($"the backbone's feature column '{backbone.FeatureColumnName}' does not come from image steps", nameof(model));
-        if (pixels.Length != c * h * w)
-            throw new InvalidOperationException(
-                $"the model's image steps made {pixels.Length} values of '{image.Source ?? "the image"}', but {backbone.Architecture} takes {c}x{h}x{w} = {c * h * w}");
-        return pixels;
+        return (backbone, value);
     }
 }

@@ -7,7 +7,8 @@ namespace MLNet.Attention.Visualization;
 /// <param name="Metric">Its score (e.g. test accuracy in [0, 1], or any number).</param>
 /// <param name="Parameters">Its parameter count (0 when unknown: not annotated).</param>
 /// <param name="Seconds">Its training (or measured) time in seconds (0 or less when unknown: not annotated).</param>
-public sealed record LeaderboardEntry(string Name, double Metric, long Parameters, double Seconds);
+/// <param name="Note">More to say beside the bar (e.g. "2 epochs" for a candidate stopped early), or null.</param>
+public sealed record LeaderboardEntry(string Name, double Metric, long Parameters, double Seconds, string? Note = null);
 
 /// <summary>A leaderboard: one horizontal bar per model, best first, with the value on the bar and parameters and time beside it.</summary>
 public static class LeaderboardChart
@@ -64,7 +65,7 @@ public static class LeaderboardChart
             s.Line(tx, plotBottom, tx, plotBottom + 4, ChartKit.Frame, 1, cls: "tick");
             s.Text(tx, plotBottom + 16, ChartKit.Tick(t, step), 10, ChartKit.Muted, TextAnchor.Middle, cls: "tick-label");
         }
-        string axis = metricName + (percent ? " (%)" : "") + (zeroBased ? "" : ", axis not from 0");
+        string axis = metricName + (percent ? " (%)" : "") + (alo > 0 ? $", axis from {ChartKit.Tick(alo, step)}" : "");
         s.Text(left + barW / 2, plotBottom + 34, axis, 10, ChartKit.Ink, TextAnchor.Middle, cls: "axis-label");
         s.Text(left + barW + 12, top - 8, "params, time", 10, ChartKit.Muted, cls: "axis-label");
 
@@ -93,6 +94,7 @@ public static class LeaderboardChart
         var parts = new List<string>();
         if (e.Parameters > 0) parts.Add(ChartKit.Count(e.Parameters));
         if (e.Seconds > 0 && double.IsFinite(e.Seconds)) parts.Add(ChartKit.Seconds(e.Seconds));
+        if (!string.IsNullOrWhiteSpace(e.Note)) parts.Add(e.Note.Trim());
         return string.Join(", ", parts);
     }
 }

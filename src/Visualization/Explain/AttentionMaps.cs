@@ -10,7 +10,8 @@ namespace MLNet.Attention.Visualization;
 /// <param name="Name">What the layer reported (e.g. "channel_weights").</param>
 /// <param name="Shape">The shape without the batch dimension.</param>
 /// <param name="Values">The values, row-major.</param>
-public sealed record ReportedTensor(string Module, string LayerType, string Name, int[] Shape, float[] Values);
+/// <param name="BranchLabels">For PSA's branch weights, a label per branch ("3x3 conv", …); otherwise null.</param>
+public sealed record ReportedTensor(string Module, string LayerType, string Name, int[] Shape, float[] Values, IReadOnlyList<string>? BranchLabels = null);
 
 /// <summary>Per-channel attention of one layer: an SE or CBAM channel gate (one series) or PSA's branch shares (four).</summary>
 /// <param name="Module">The layer's dotted name.</param>
@@ -53,7 +54,7 @@ public sealed class AttentionCapture
                         {
                             int branches = r.Shape[0], split = r.Shape[1];
                             var series = Enumerable.Range(0, branches)
-                                .Select(b => new ChannelWeightSeries($"branch {b + 1}", r.Values.AsSpan(b * split, split).ToArray())).ToList();
+                                .Select(b => new ChannelWeightSeries(r.BranchLabels?[b] ?? $"branch {b + 1}", r.Values.AsSpan(b * split, split).ToArray())).ToList();
                             channel.Add(new(r.Module, "psa", series));
                             break;
                         }
@@ -150,7 +151,10 @@ public static class AttentionMaps
                 {
                     var shape = value.Shape;
                     if (shape.Length == 0 || shape[0] != 1) return;   // one image
-                    reported.Add(new ReportedTensor(name, module.GetType().Name, what, shape.Skip(1).Select(d => (int)d).ToArray(), Copy(value)));
+                    var labels = module is PSAModule psa
+                        ? psa.Convs.Select(c => $"{c.Weight.Size(2)}x{c.Weight.Size(3)} conv").ToArray()
+                        : null;
+                    reported.Add(new ReportedTensor(name, module.GetType().Name, what, shape.Skip(1).Select(d => (int)d).ToArray(), Copy(value), labels));
                 }));
             using var scope = Tensor.NewDisposeScope();
             using var noGrad = TorchRuntime.NoGrad();
