@@ -4,7 +4,7 @@
 # NOT need the .NET SDK: run build/gpu/publish.sh first on a machine that has one and bring artifacts/gpu along.
 #
 #   build/gpu/publish.sh                   # on the .NET machine: artifacts/gpu/runner + artifacts/gpu/include/stb
-#   build/gpu/run-on-gpu.sh [--quick]      # on the GPU machine, from the repository root
+#   build/gpu/run-on-gpu.sh [--quick] [--only parity,bench,pipeline]   # on the GPU machine, from the repository root
 #
 # Steps: 1. environment (GPU, driver, torch, CUDA, cuDNN); 2. native/ built against the wheel's libtorch
 # (LIBTORCH_DIR = the torch package folder, i.e. torch.utils.cmake_prefix_path/../..) into native/build-cuda;
@@ -12,12 +12,23 @@
 # 224x224, batch 64, fp32 and bf16, train step and inference, NCHW and channels-last) beside torch_bench.py, as ratios;
 # 5. pipeline (Fit on an image folder, save the .zip, reload on the CPU, same probabilities within 1e-4) in float32,
 # bf16 and fp16 (GradScaler) training. Results: build/gpu/results/*.md (+ .json, .log); RESULTS_DIR changes the folder.
-# --quick: a subset (three parity models, NCHW bench only, float32 pipeline) for a short lease.
+# --quick: a subset (three parity models, NCHW bench only, float32 pipeline) for a short lease. --only runs some of
+# steps 3-5 (steps 1-2 always run; the native build is skipped when native/build-cuda is newer than native/), so a
+# lease with a per-command time limit can take them in separate calls.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+only="parity,bench,pipeline"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --only) only="$2"; shift ;;
+    *) echo "usage: $0 [--quick] [--only parity,bench,pipeline]"; exit 2 ;;
+  esac
+  shift
+done
+want() { [[ ",$only," == *",$1,"* ]]; }
 py=${PYTHON:-python3}
 device=${DEVICE:-cuda:0}
 results=${RESULTS_DIR:-$root/build/gpu/results}
@@ -50,6 +61,9 @@ export LIBTORCH_DIR
 echo "LIBTORCH_DIR=$LIBTORCH_DIR (cmake prefix $($py -c 'import torch; print(torch.utils.cmake_prefix_path)'))"
 extra=""
 [ -f /usr/include/stb/stb_image.h ] || extra="-I$root/artifacts/gpu/include"
+if [ -f "$build/libmlnet_torch.so" ] && [ -z "$(find native/src native/include native/CMakeLists.txt -newer "$build/libmlnet_torch.so")" ]; then
+  echo "native/build-cuda is up to date"
+else
 rm -rf "$build"
 if cmake -S native -B "$build" -DCMAKE_BUILD_TYPE=Release -DLIBTORCH_DIR="$LIBTORCH_DIR" -DCMAKE_CXX_FLAGS="$extra" > "$results/native-build.log" 2>&1 \
    && cmake --build "$build" -j"$(nproc)" >> "$results/native-build.log" 2>&1; then
@@ -66,6 +80,7 @@ else
       -L"$T/lib" -Wl,--no-as-needed -ltorch_cuda -lc10_cuda -Wl,--as-needed -ltorch -ltorch_cpu -lc10 \
       -Wl,-rpath,"$T/lib" -o "$build/libmlnet_torch.so" >> "$results/native-build.log" 2>&1 || { tail -30 "$results/native-build.log"; exit 2; }
 fi
+fi
 ldd "$build/libmlnet_torch.so" | grep -q torch_cuda || fail "libmlnet_torch.so does not link libtorch_cuda (a CPU libtorch?)"
 export MLNET_ATTENTION_NATIVE="$build/libmlnet_torch.so"
 export LD_LIBRARY_PATH="$build:$LIBTORCH_DIR/lib:${LD_LIBRARY_PATH:-}"
@@ -73,6 +88,7 @@ export LD_LIBRARY_PATH="$build:$LIBTORCH_DIR/lib:${LD_LIBRARY_PATH:-}"
 grep -q "CUDA available: True" "$results/info.log" || { fail "the runner sees no GPU"; exit 1; }
 
 # ---- 3. parity --------------------------------------------------------------------------------------------------
+if want parity; then
 note "parity (GPU float32 vs CPU float32)"
 models=all
 [ $quick = 1 ] && models=seresnet50,epsanet50,botnet50
@@ -83,8 +99,10 @@ models=all
 # training mode, 1e-6 in evaluation mode) from the rest of the network.
 "$runner" parity --device "$device" --models "$models" --eval --json "$results/parity-eval.json" --markdown "$results/parity-eval.md" 2>&1 | tee "$results/parity-eval.log"
 [ "${PIPESTATUS[0]}" = 0 ] || fail "parity (evaluation mode)"
+fi
 
 # ---- 4. throughput beside PyTorch -------------------------------------------------------------------------------
+if want bench; then
 note "bench (224x224, batch 64)"
 formats="nchw channels-last"
 [ $quick = 1 ] && formats=nchw
@@ -109,8 +127,10 @@ for fmt in $formats; do
   fi
 done
 cat "$results/bench.md"
+fi
 
 # ---- 5. pipeline ------------------------------------------------------------------------------------------------
+if want pipeline; then
 note "pipeline (Fit, save, reload on the CPU)"
 precisions="fp32 bf16 fp16"
 [ $quick = 1 ] && precisions=fp32
@@ -123,6 +143,7 @@ for p in $precisions; do
   { echo "## training in $p"; echo; echo '```text'; cat "$results/pipeline-$p.log"; echo '```'; echo; } >> "$results/pipeline.md"
   [ $rc = 0 ] || fail "pipeline $p"
 done
+fi
 
 note "results in $results"
 ls -la "$results"
