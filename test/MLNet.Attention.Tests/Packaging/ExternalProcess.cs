@@ -96,17 +96,36 @@ internal static class ExternalProcess
     public static ProcessResult Dotnet(string workingDirectory, TimeSpan timeout, IReadOnlyDictionary<string, string?>? environment, params string[] args) =>
         Run("dotnet", args, workingDirectory, timeout, environment);
 
-    /// <summary>A new empty folder under the system temp folder, removed when the test run ends.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentBag<string> s_tempFolders = new();
+
+    /// <summary>A new empty folder under the system temp folder, removed when the test run ends (<see cref="TestRunCleanup"/>).</summary>
     public static string NewTempFolder(string tag)
     {
         var path = Path.Combine(Path.GetTempPath(), $"mlnet-{tag}-{Environment.ProcessId}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(path);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            try { Directory.Delete(path, recursive: true); }
-            catch (IOException) { }
-            catch (UnauthorizedAccessException) { }
-        };
+        s_tempFolders.Add(path);
         return path;
     }
+
+    /// <summary>Removes every folder made by <see cref="NewTempFolder"/>.</summary>
+    internal static void DeleteTempFolders()
+    {
+        while (s_tempFolders.TryTake(out var path))
+        {
+            try { Directory.Delete(path, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Console.WriteLine($"could not remove {path}: {e.Message}"); }
+        }
+    }
+}
+
+/// <summary>
+/// End-of-run cleanup of the test assembly (MSTest allows one [AssemblyCleanup] per assembly: add other cleanups here).
+/// A ProcessExit handler is not enough: the test platform may end the test host without running it.
+/// </summary>
+[TestClass]
+public static class TestRunCleanup
+{
+    /// <summary>Removes the temporary folders of the packaging and samples tests (feed, NuGet cache, consumer apps, sample outputs).</summary>
+    [AssemblyCleanup]
+    public static void Cleanup() => ExternalProcess.DeleteTempFolders();
 }
