@@ -7,7 +7,8 @@
 #   build/gpu/run-on-gpu.sh [--quick] [--only parity,bench,pipeline]   # on the GPU machine, from the repository root
 #
 # Steps: 1. environment (GPU, driver, torch, CUDA, cuDNN); 2. native/ built against the wheel's libtorch
-# (LIBTORCH_DIR = the torch package folder, i.e. torch.utils.cmake_prefix_path/../..) into native/build-cuda;
+# (LIBTORCH_DIR = the torch package folder, i.e. torch.utils.cmake_prefix_path/../..) into native/build-cuda, then the
+# runner's info and amp checks (autocast dtypes, GradScaler's fused CUDA kernel vs plain ops);
 # 3. the runner's parity (every backbone, GPU float32 vs CPU float32, 1e-3); 4. bench (SE-ResNet-50 and EPSANet-50,
 # 224x224, batch 64, fp32 and bf16, train step and inference, NCHW and channels-last) beside torch_bench.py, as ratios;
 # 5. pipeline (Fit on an image folder, save the .zip, reload on the CPU, same probabilities within 1e-4) in float32,
@@ -86,6 +87,9 @@ export MLNET_ATTENTION_NATIVE="$build/libmlnet_torch.so"
 export LD_LIBRARY_PATH="$build:$LIBTORCH_DIR/lib:${LD_LIBRARY_PATH:-}"
 "$runner" info 2>&1 | tee "$results/info.log"
 grep -q "CUDA available: True" "$results/info.log" || { fail "the runner sees no GPU"; exit 1; }
+# Mixed precision on the GPU: autocast dtypes (bf16, fp16), GradScaler's fused CUDA unscale kernel against the plain path.
+"$runner" amp --device "$device" 2>&1 | tee "$results/amp.log"
+[ "${PIPESTATUS[0]}" = 0 ] || fail "amp"
 
 # ---- 3. parity --------------------------------------------------------------------------------------------------
 if want parity; then

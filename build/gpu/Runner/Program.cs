@@ -39,6 +39,8 @@ public static class Program
                    [--tf32] [--work DIR] [--json FILE]
                    Fit on a generated image folder, score the test folder, save the .zip, reload and score it in a child
                    process that sees no GPU: probabilities within 1e-4 (TF32 off unless --tf32).
+          amp      [--device cuda:0|cpu]   autocast dtypes on the device (bf16, and fp16 on a GPU), GradScaler's fused CUDA
+                   unscale against the plain-ops path (same found-inf flag, same unscaled gradients), a skipped fp16 step
           score    --model FILE.zip --data FOLDER --out FILE  (used by pipeline in a child process that sees no GPU)
 
         Exit code 0 when every check passed, 1 when one failed, 2 for bad arguments.
@@ -70,6 +72,7 @@ public static class Program
                 "bench" => Bench.Run(a),
                 "pipeline" => Pipeline.Run(a),
                 "score" => Pipeline.Score(a),
+                "amp" => AmpChecks.Run(a),
                 _ => Fail($"unknown command '{argv[0]}'\n\n{Usage}"),
             };
         }
@@ -649,5 +652,67 @@ internal static class Pipeline
                 PngEncoder.Save(new ImageData(size, size, 3, px), Path.Combine(dir, $"{n:D4}.png"));
             }
         }
+    }
+}
+
+/// <summary>Mixed-precision checks on the device: autocast dtypes, and the grad scaler's fused and plain unscale paths.</summary>
+internal static class AmpChecks
+{
+    public static int Run(Args a)
+    {
+        var device = a.Device();
+        Console.WriteLine($"amp: {device}; {Program.DescribeRuntime()}");
+        int failed = 0;
+        void Check(bool ok, string what)
+        {
+            Console.WriteLine($"  {(ok ? "ok  " : "FAIL")} {what}");
+            if (!ok) failed++;
+        }
+        using var scope = Tensor.NewDisposeScope();
+        TorchRuntime.ManualSeed(3);
+        var x = Tensor.Randn(new long[] { 4, 8, 16, 16 }).To(device);
+        var w = Tensor.Randn(new long[] { 8, 8, 3, 3 }).To(device).Mul(0.1);
+        var lw = Tensor.Randn(new long[] { 5, 8 }).To(device);
+        var y = Common.Labels(4, 5, device);
+        var precisions = device.IsCuda ? new[] { DType.BFloat16, DType.Float16 } : new[] { DType.BFloat16 };
+        foreach (var dt in precisions)
+        {
+            Tensor conv, lin, loss;
+            using (TorchRuntime.Autocast(device, dt))
+            {
+                conv = F.Conv2d(x, w, null, 1, 1);
+                lin = F.Linear(conv.Mean(new long[] { 2, 3 }), lw);
+                loss = F.CrossEntropy(lin, y);
+            }
+            Check(conv.DType == dt && lin.DType == dt && loss.DType == DType.Float32, $"autocast {dt}: conv {conv.DType}, linear {lin.DType}, cross entropy {loss.DType}");
+            double err = Common.RelErr(conv, F.Conv2d(x, w, null, 1, 1));
+            Check(err < (dt == DType.Float16 ? 5e-3 : 3e-2), $"autocast {dt}: conv within {Program.E2(err)} of float32");
+        }
+
+        // The grad scaler's unscale: fused CUDA kernel vs plain operations, with and without an infinity.
+        foreach (bool withInf in new[] { false, true })
+        {
+            var results = new List<(float[] Grads, bool Stepped, double Scale)>();
+            var g = Tensor.Randn(new long[] { 1000 }).Mul(1024);
+            if (withInf) g = g.MaskedFill(Tensor.Arange(0, 1000).Eq(500), double.PositiveInfinity);
+            foreach (bool fused in new[] { true, false })
+            {
+                var p = Tensor.Zeros(new long[] { 1000 }, device: device).RequiresGrad_();
+                p.Grad = g.To(device, copy: true);
+                using var opt = new SGD(new[] { p }, 1.0);
+                var scaler = new GradScaler(initScale: 1024) { UseFusedCudaKernel = fused };
+                scaler.Unscale_(opt);
+                var unscaled = p.Grad!.To(Device.Cpu).ToArray<float>();
+                bool stepped = scaler.Step(opt);
+                scaler.Update();
+                results.Add((unscaled, stepped, scaler.ScaleValue));
+            }
+            bool same = results[0].Grads.AsSpan().SequenceEqual(results[1].Grads);
+            Check(same && results[0].Stepped == results[1].Stepped && results[0].Scale == results[1].Scale,
+                $"GradScaler {(withInf ? "with an inf" : "finite")}: fused {(device.IsCuda ? "CUDA kernel" : "(CPU: plain ops)")} and plain ops agree (stepped {results[0].Stepped}, scale after {results[0].Scale})");
+            Check(results[0].Stepped == !withInf && results[0].Scale == (withInf ? 512 : 1024), $"GradScaler {(withInf ? "skips the step and backs off to 512" : "steps and keeps 1024")}");
+        }
+        Console.WriteLine($"{(failed == 0 ? 1 : 0)} passed, {(failed == 0 ? 0 : 1)} failed");
+        return failed == 0 ? 0 : 1;
     }
 }
