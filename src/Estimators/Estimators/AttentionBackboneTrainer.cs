@@ -308,21 +308,28 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
     }
 
     /// <summary>The plan of the feature column, or an error saying what the column must be.</summary>
-    private static ImagePlan ResolveTrainingPlan(IDataView data, string featureColumn, string where = "the training data")
+    /// <param name="data">The data.</param>
+    /// <param name="featureColumn">The feature column's name.</param>
+    /// <param name="where">The data named in errors.</param>
+    /// <param name="source">What errors name as their source (the trainer, or AutoML's experiment).</param>
+    internal static ImagePlan ResolveTrainingPlan(IDataView data, string featureColumn, string where = "the training data", string source = Source)
     {
         var col = data.Schema.GetColumnOrNull(featureColumn)
-            ?? throw new ArgumentOutOfRangeException(nameof(featureColumn), $"{Source}: feature column '{featureColumn}' not found in {where} (columns: {data.Schema.Describe()})");
+            ?? throw new ArgumentOutOfRangeException(nameof(featureColumn), $"{source}: feature column '{featureColumn}' not found in {where} (columns: {data.Schema.Describe()}); set FeatureColumnName, or make it with LoadImages/ExtractPixels");
         return ImagePlan.Resolve(data, col)
             ?? throw new ArgumentOutOfRangeException(nameof(featureColumn),
-                $"{Source}: feature column '{featureColumn}' holds {col.Type} that does not come from images; the trainers load, transform and augment the images themselves: " +
+                $"{source}: feature column '{featureColumn}' holds {col.Type} that does not come from images; the trainers load, transform and augment the images themselves: " +
                 "make the column with LoadImages (then ResizeImages, ExtractPixels, ...) from a column of image paths, bytes or images");
     }
 
-    /// <summary>Reads the image sources and labels of <paramref name="data"/>.</summary>
-    private static (ImageDataset Dataset, string[] Labels) ReadDataset(IDataView data, ImagePlan plan, DataViewSchema.Column labelCol, IReadOnlyList<string>? classes, BadInputPolicy policy, string what)
+    /// <summary>
+    /// Reads the image sources and labels of <paramref name="data"/>: class indices in the data set's own class order
+    /// (an image folder's or IDX file's), else sorted labels, or onto <paramref name="classes"/> when given.
+    /// </summary>
+    internal static (ImageDataset Dataset, string[] Labels) ReadDataset(IDataView data, ImagePlan plan, DataViewSchema.Column labelCol, IReadOnlyList<string>? classes, BadInputPolicy policy, string what, string source = Source)
     {
         if (!IsLabelType(labelCol.Type))
-            throw new ArgumentOutOfRangeException(nameof(data), $"{Source}: label column '{labelCol.Name}' must hold text or integers, but it is {labelCol.Type}");
+            throw new ArgumentOutOfRangeException(nameof(data), $"{source}: label column '{labelCol.Name}' must hold text or integers, but it is {labelCol.Type}");
         var provided = plan.BaseKind == ImageBaseKind.Image ? (data as IImageSourceProvider)?.GetImageSources(plan.Base) : null;
         var needed = provided is null ? new[] { labelCol, plan.Base } : new[] { labelCol };
         var sources = new List<ImageSource>();
@@ -338,7 +345,7 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
                 sources.Add(getBase is null ? plan.Wrap(provided![(int)row]) : plan.Source(getBase(), row));
             }
         }
-        if (labels.Count == 0) throw new ArgumentException($"{Source}: the {what} data has no rows");
+        if (labels.Count == 0) throw new ArgumentException($"{source}: the {what} data has no rows");
         var present = labels.ToHashSet(StringComparer.Ordinal);
         // The data set's own class order when it has one (an IDX file's label order), else sorted values.
         var names = classes?.ToArray()
@@ -355,7 +362,7 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
             if (policy == BadInputPolicy.Throw) throw e;
             report.Add(e);
         }
-        if (samples.Count == 0) throw new ArgumentException($"{Source}: no {what} row has a training class", nameof(data));
+        if (samples.Count == 0) throw new ArgumentException($"{source}: no {what} row has a training class", nameof(data));
         return (new ImageDataset(samples, names, report), labels.ToArray());
     }
 
@@ -373,7 +380,7 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
         : labels.OrderBy(s => s, StringComparer.Ordinal).ToArray();
 
     /// <summary>(C, H, W) of the first image that loads, through the evaluation pipeline.</summary>
-    private static (int C, int H, int W) SampleShape(ImageDataset data, ImagePipeline pipeline)
+    internal static (int C, int H, int W) SampleShape(ImageDataset data, ImagePipeline pipeline)
     {
         ImageDataException? first = null;
         for (int i = 0; i < Math.Min(data.Count, 100); i++)

@@ -44,6 +44,7 @@ public static class ImageGrid
         double left = 8 + rowTitleW;
         double barW = colorbar is null ? 0 : 60;
         double width = left + nc * colW + barW + 4, height = top + nr * rowH + 4;
+        if (title is not null) width = Math.Max(width, Surface.Measure(title, 20) + 24);
         var s = new Surface(width, height, scale);
         if (title is not null) s.Text(width / 2, 26, title, 20, anchor: TextAnchor.Middle, bold: true, cls: "title");
         if (columnTitles is not null)
