@@ -14,20 +14,8 @@ namespace MLNet.Attention.Tests.Amp;
 /// without a GPU.
 /// </summary>
 [TestClass]
-public sealed class MixedPrecisionTrainingTests
+public sealed class MixedPrecisionTrainingTests : OneThreadTest
 {
-    private int _threads;
-
-    [TestInitialize]
-    public void OneThread()
-    {
-        _threads = TorchRuntime.NumThreads;
-        TorchRuntime.NumThreads = 1;
-    }
-
-    [TestCleanup]
-    public void RestoreThreads() => TorchRuntime.NumThreads = _threads;
-
     private static TrainingSettings Base => new()
     {
         BatchSize = 32, MaxEpoch = 2, LearningRate = 0.05, WeightDecay = 5e-4, Seed = 3, Workers = 2,

@@ -15,21 +15,9 @@ namespace MLNet.Attention.Tests.AutoML;
 /// resumed training equals an uninterrupted run, log-loss ranking, the budget, cancellation and the settings' errors.
 /// </summary>
 [TestClass]
-public sealed class BackboneExperimentTests
+public sealed class BackboneExperimentTests : OneThreadTest
 {
     private const int Seed = 5;
-    private int _threads;
-
-    // One intra-op thread, as the trainer tests: tiny models gain little from two on a shared 2-core machine.
-    [TestInitialize]
-    public void OneThread()
-    {
-        _threads = TorchRuntime.NumThreads;
-        TorchRuntime.NumThreads = 1;
-    }
-
-    [TestCleanup]
-    public void RestoreThreads() => TorchRuntime.NumThreads = _threads;
 
     private static readonly BackboneChoice[] Tiny =
     [

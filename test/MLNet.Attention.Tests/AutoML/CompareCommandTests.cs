@@ -10,20 +10,8 @@ namespace MLNet.Attention.Tests.AutoML;
 /// and a best model that evaluates; usage errors (exit code 2) naming the option and value; a budget too short (exit 1).
 /// </summary>
 [TestClass]
-public sealed class CompareCommandTests
+public sealed class CompareCommandTests : OneThreadTest
 {
-    private int _threads;
-
-    [TestInitialize]
-    public void OneThread()
-    {
-        _threads = TorchRuntime.NumThreads;
-        TorchRuntime.NumThreads = 1;
-    }
-
-    [TestCleanup]
-    public void RestoreThreads() => TorchRuntime.NumThreads = _threads;
-
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
         var o = new StringWriter(CultureInfo.InvariantCulture);

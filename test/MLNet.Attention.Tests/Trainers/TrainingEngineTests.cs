@@ -11,22 +11,10 @@ namespace MLNet.Attention.Tests.Trainers;
 /// resume after an interruption, divergence, early stopping, cancellation, frozen parameters, skipped inputs.
 /// </summary>
 [TestClass]
-public sealed class TrainingEngineTests
+public sealed class TrainingEngineTests : OneThreadTest
 {
-    private int _threads;
-
     // One intra-op thread: the tiny model gains little from two, and a single thread stays fast on a machine shared
     // with other work (two spinning OpenMP threads on two busy cores slow a step down many times over).
-    [TestInitialize]
-    public void OneThread()
-    {
-        _threads = TorchRuntime.NumThreads;
-        TorchRuntime.NumThreads = 1;
-    }
-
-    [TestCleanup]
-    public void RestoreThreads() => TorchRuntime.NumThreads = _threads;
-
     private static TrainingSettings Base => new()
     {
         BatchSize = 32, MaxEpoch = 2, LearningRate = 0.05, WeightDecay = 5e-4, Seed = 3, Workers = 2,

@@ -12,20 +12,8 @@ namespace MLNet.Attention.Tests.Visualization;
 /// backbone, and its errors.
 /// </summary>
 [TestClass]
-public sealed class ExplainTests
+public sealed class ExplainTests : OneThreadTest
 {
-    private int _threads;
-
-    [TestInitialize]
-    public void OneThread()
-    {
-        _threads = TorchRuntime.NumThreads;
-        TorchRuntime.NumThreads = 1;
-    }
-
-    [TestCleanup]
-    public void RestoreThreads() => TorchRuntime.NumThreads = _threads;
-
     private static Tensor Image(ulong seed = 3)
     {
         TorchRuntime.ManualSeed(seed);

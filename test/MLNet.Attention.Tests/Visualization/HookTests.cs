@@ -11,21 +11,10 @@ namespace MLNet.Attention.Tests.Visualization;
 /// hook, composite blocks inside containers fire, a hook can replace an output, and capturing leaks nothing.
 /// </summary>
 [TestClass]
-public sealed class HookTests
+public sealed class HookTests : OneThreadTest
 {
     internal static readonly BackboneOptions Tiny = new(NumClasses: 10, InChannels: 1, SmallImage: true, WidthMultiplier: 0.125);
     internal static readonly string[] AttentionModels = { "seresnet50", "epsanet50", "cbam_resnet50", "bam_resnet50", "ca_resnet50", "attention56", "mobilenetv2_ca", "c2f_ca_cls_n" };
-    private int _threads;
-
-    [TestInitialize]
-    public void OneThread()
-    {
-        _threads = TorchRuntime.NumThreads;
-        TorchRuntime.NumThreads = 1;
-    }
-
-    [TestCleanup]
-    public void RestoreThreads() => TorchRuntime.NumThreads = _threads;
 
     public static IEnumerable<object[]> Models() => AttentionModels.Select(m => new object[] { m });
 
