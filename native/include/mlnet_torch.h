@@ -193,9 +193,10 @@ MLT_API mlt_tensor mlt_nll_loss(mlt_tensor logp, mlt_tensor target, mlt_tensor w
 MLT_API mlt_tensor mlt_mse_loss(mlt_tensor x, mlt_tensor y, int reduction);
 
 /* ---- optimizers: one call updates every parameter; state tensors are owned by the caller ---- */
-/* momentum_buffers[i] may be NULL on the first step; the new buffer handle is written back. */
+/* momentum_buffers[i] may be NULL on the first step; the new buffer handle is written back. use_foreach = 1: the
+   multi-tensor form (torch._foreach_* over all parameters; fewer kernel launches on CUDA), same values. */
 MLT_API int mlt_sgd_step(mlt_tensor* params, mlt_tensor* momentum_buffers, int n, double lr, double momentum,
-                         double dampening, double weight_decay, int nesterov, int maximize);
+                         double dampening, double weight_decay, int nesterov, int maximize, int use_foreach);
 /* steps[i] counts the updates of parameter i (parameters without a grad are skipped, as in PyTorch);
    exp_avg/exp_avg_sq/max_exp_avg_sq entries may be NULL before the first step and are written back. */
 MLT_API int mlt_adamw_step(mlt_tensor* params, mlt_tensor* exp_avg, mlt_tensor* exp_avg_sq, mlt_tensor* max_exp_avg_sq,

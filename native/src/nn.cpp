@@ -108,11 +108,53 @@ mlt_tensor mlt_mse_loss(mlt_tensor x, mlt_tensor y, int reduction) {
   return guard_tensor([&] { return at::mse_loss(T(x), T(y), reduction); });
 }
 
-// torch.optim.SGD (foreach=False) of PyTorch 1.13, step for step.
+// torch.optim.SGD of PyTorch 1.13, step for step: use_foreach = 0 is its per-parameter loop (foreach=False), use_foreach = 1
+// its multi-tensor form (_multi_tensor_sgd: one _foreach_* call per operation over all parameters, which on CUDA is a
+// handful of fused kernel launches instead of ~5 per parameter). Both give the same values; neither writes to the
+// gradients.
 int mlt_sgd_step(mlt_tensor* params, mlt_tensor* bufs, int n, double lr, double momentum, double dampening,
-                 double weight_decay, int nesterov, int maximize) {
+                 double weight_decay, int nesterov, int maximize, int use_foreach) {
   return guard_int([&] {
     at::NoGradGuard no_grad;
+    if (use_foreach) {
+      std::vector<at::Tensor> ps, ds;
+      std::vector<int> index;
+      for (int i = 0; i < n; i++) {
+        auto& p = T(params[i]);
+        const auto& g = p.grad();
+        if (!g.defined()) continue;
+        ps.push_back(p);
+        ds.push_back(maximize ? g.neg() : g);
+        index.push_back(i);
+      }
+      if (ps.empty()) return;
+      if (weight_decay != 0) ds = at::_foreach_add(ds, ps, weight_decay);
+      if (momentum != 0) {
+        bool all = true;
+        for (int i : index) all = all && bufs[i] != nullptr;
+        std::vector<at::Tensor> bs;
+        bs.reserve(index.size());
+        if (all) {
+          for (int i : index) bs.push_back(T(bufs[i]));
+          at::_foreach_mul_(bs, momentum);
+          at::_foreach_add_(bs, ds, 1 - dampening);
+        } else {
+          for (size_t k = 0; k < index.size(); k++) {
+            int i = index[k];
+            if (bufs[i] == nullptr) {
+              bufs[i] = wrap(ds[k].clone().detach());
+            } else {
+              T(bufs[i]).mul_(momentum).add_(ds[k], 1 - dampening);
+            }
+            bs.push_back(T(bufs[i]));
+          }
+        }
+        if (nesterov) ds = at::_foreach_add(ds, bs, momentum);
+        else ds = bs;
+      }
+      at::_foreach_add_(ps, ds, -lr);
+      return;
+    }
     for (int i = 0; i < n; i++) {
       auto& p = T(params[i]);
       auto g = p.grad();

@@ -44,6 +44,73 @@ public sealed class OptimizerParityTests
     }
 
     [TestMethod]
+    [DataRow("sgd_plain")]
+    [DataRow("sgd_momentum_wd")]
+    [DataRow("sgd_nesterov_wd")]
+    public void ForeachSgdMatchesPyTorchAndThePerParameterLoopBitForBit(string name)
+    {
+        var fx = Fixtures.Load("optim.safetensors");
+        Tensor Param(string key) => fx[key].Clone().DetachFromDisposeScope().RequiresGrad_();
+        var loop = new[] { Param($"{name}/p0_init"), Param($"{name}/p1_init") };
+        var multi = new[] { Param($"{name}/p0_init"), Param($"{name}/p1_init") };
+        using var optLoop = (SGD)Make(name, loop);
+        using var optMulti = (SGD)Make(name, multi);
+        optLoop.Foreach = false;
+        optMulti.Foreach = true;
+        for (int step = 0; step < 3; step++)
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                loop[i].Grad = fx[$"{name}/g{i}_step{step}"].Clone();
+                multi[i].Grad = fx[$"{name}/g{i}_step{step}"].Clone();
+            }
+            optLoop.Step();
+            optMulti.Step();
+            for (int i = 0; i < 2; i++)
+            {
+                CollectionAssert.AreEqual(loop[i].ToArray<float>(), multi[i].ToArray<float>(), $"{name} p{i} step {step}");
+                // the multi-tensor form leaves the gradients as they were (PyTorch's nesterov without weight decay would not)
+                CollectionAssert.AreEqual(fx[$"{name}/g{i}_step{step}"].ToArray<float>(), multi[i].Grad!.ToArray<float>(), $"{name} g{i} step {step}");
+                if (optLoop.MomentumBuffer(0, i) is { } b)
+                    CollectionAssert.AreEqual(b.ToArray<float>(), optMulti.MomentumBuffer(0, i)!.ToArray<float>(), $"{name} buffer {i} step {step}");
+            }
+        }
+        Fixtures.AssertClose(fx[$"{name}/p0_final"], multi[0], 1e-6, $"{name} p0");
+        Fixtures.AssertClose(fx[$"{name}/p1_final"], multi[1], 1e-6, $"{name} p1");
+    }
+
+    [TestMethod]
+    public void ForeachSgdSkipsParametersWithoutGradAndStartsMissingBuffers()
+    {
+        // three parameters, one without a gradient, one whose buffer was restored: the multi-tensor step takes the mixed path
+        Tensor[] Make3() => new[] { Tensor.Ones(new long[] { 4 }, requiresGrad: true), Tensor.Ones(new long[] { 2, 2 }, requiresGrad: true), Tensor.Ones(new long[] { 3 }, requiresGrad: true) };
+        var loop = Make3();
+        var multi = Make3();
+        using var optLoop = new SGD(loop, 0.1, momentum: 0.9, weightDecay: 1e-2, nesterov: true, maximize: true) { Foreach = false };
+        using var optMulti = new SGD(multi, 0.1, momentum: 0.9, weightDecay: 1e-2, nesterov: true, maximize: true) { Foreach = true };
+        using var restored = Tensor.FromArray(new float[] { 0.5f, -1, 2, 0 }).Reshape(2, 2);
+        optLoop.SetMomentumBuffer(0, 1, restored);
+        optMulti.SetMomentumBuffer(0, 1, restored);
+        for (int step = 0; step < 2; step++)
+        {
+            foreach (var ps in new[] { loop, multi })
+            {
+                (ps[0] * ps[0]).Sum().Backward();
+                (ps[1] * 3).Sum().Backward();
+            }
+            optLoop.Step();
+            optMulti.Step();
+            for (int i = 0; i < 3; i++)
+                CollectionAssert.AreEqual(loop[i].ToArray<float>(), multi[i].ToArray<float>(), $"p{i} step {step}");
+            optLoop.ZeroGrad();
+            optMulti.ZeroGrad();
+        }
+        CollectionAssert.AreEqual(new float[] { 1, 1, 1 }, multi[2].ToArray<float>());
+        Assert.IsNull(optMulti.MomentumBuffer(0, 2));
+        Assert.IsTrue(multi[0].ToArray<float>().All(v => v > 1), "maximize moves up the gradient");
+    }
+
+    [TestMethod]
     public void ParametersWithoutGradAreSkippedAndZeroGradClears()
     {
         var a = Tensor.Ones(new long[] { 3 }, requiresGrad: true);

@@ -18,6 +18,14 @@ public sealed class SGD : Optimizer
     /// <summary>Maximise instead of minimise.</summary>
     public bool Maximize { get; }
 
+    /// <summary>
+    /// PyTorch's <c>foreach</c>: true updates all parameters with one multi-tensor operation per step of the rule
+    /// (<c>torch._foreach_*</c>: a few fused kernel launches on CUDA instead of about five per parameter), false one
+    /// parameter at a time; null (the default, as PyTorch 2) chooses the multi-tensor form when the parameters are on
+    /// CUDA. Both give the same values.
+    /// </summary>
+    public bool? Foreach { get; set; }
+
     /// <summary>Creates the optimizer over <paramref name="parameters"/>.</summary>
     public SGD(IEnumerable<Tensor> parameters, double learningRate, double momentum = 0, double dampening = 0,
         double weightDecay = 0, bool nesterov = false, bool maximize = false)
@@ -67,8 +75,9 @@ public sealed class SGD : Optimizer
             if (g.Parameters.Count == 0) continue;
             var ps = Tensor.Handles(g.Parameters);
             var bufs = _buffers[gi];
+            bool multi = Foreach ?? g.Parameters[0].Device.IsCuda;
             fixed (IntPtr* pp = ps, pb = bufs)
-                Check(mlt_sgd_step(pp, pb, ps.Length, g.LearningRate, g.Momentum, Dampening, g.WeightDecay, Nesterov ? 1 : 0, Maximize ? 1 : 0));
+                Check(mlt_sgd_step(pp, pb, ps.Length, g.LearningRate, g.Momentum, Dampening, g.WeightDecay, Nesterov ? 1 : 0, Maximize ? 1 : 0, multi ? 1 : 0));
             GC.KeepAlive(g.Parameters);
             for (int i = 0; i < bufs.Length; i++)
                 if (bufs[i] != IntPtr.Zero && _bufferTensors[gi][i] is null)
