@@ -140,7 +140,7 @@ void Spatial(string name, string kind, string file, string title)
         cols ??= new[] { "input" }.Concat(maps.Select(m => $"{string.Join('.', m.Module.Split('.').Take(2))}\n{m.Map.Height}x{m.Map.Width}")).ToList();
         var row = new List<GridPanel?> { new(Overlay.Resize(Img(i).WithChannels(3), px, px), $"{Label(i)}\npred. {Clip(r.Explainer.Labels[cap.Predicted])}") };
         row.AddRange(maps.Select(m => (GridPanel?)new GridPanel(Overlay.Blend(Img(i), m.Map, Colormap.Jet, 0.5, px, px),
-            string.Create(ic, $"{m.Map.Min:F2}..{m.Map.Max:F2}"))));
+            Range(m.Map))));
         rows.Add(row);
     }
     Save(ImageGrid.Create(rows, cell, title, cols, colorbar: Colormap.Jet, scale: Scale), file);
@@ -155,30 +155,39 @@ Spatial("Attention-56", "soft-mask", "attention-residual", "Residual attention s
     var r = results.FirstOrDefault(x => x.Name == "SE-ResNet-18");
     if (r.Explainer is not null)
     {
-        string? module = null;
-        var series = new List<ChannelWeightSeries>();
-        foreach (var i in picks.Take(3))
-        {
-            var cap = r.Explainer.Attention(Img(i));
-            var se = cap.Channel.Where(c => c.Kind == "se").ToList();
-            var block = se[se.Count - 2];   // the last block's gates are nearly saturated; the one before it differs by class
-            module ??= block.Module;
-            series.Add(new ChannelWeightSeries(Label(i), block.Series[0].Weights));
-        }
-        Save(ChannelWeightsChart.Create(series, $"SE channel weights of {module}, one strip per test image", stacked: false, scale: Scale), "attention-se", svg: true);
+        // the SE block whose gates vary most over channels (averaged over the images): where SE does the most
+        var caps = picks.Take(3).Select(i => r.Explainer.Attention(Img(i))).ToList();
+        var modules = caps[0].Channel.Where(c => c.Kind == "se").Select(c => c.Module).ToList();
+        double Spread(ChannelAttention c) { var w = c.Series[0].Weights; double mean = w.Average(v => (double)v); return w.Average(v => (v - mean) * (v - mean)); }
+        string module = modules.OrderByDescending(m => caps.Average(c => Spread(c.Channel.First(a => a.Module == m)))).First();
+        var series = picks.Take(3).Select((i, k) => new ChannelWeightSeries(Label(i), caps[k].Channel.First(a => a.Module == module).Series[0].Weights)).ToList();
+        foreach (var m in modules)
+            Console.WriteLine(string.Create(ic, $"SE {m}: channel std {Math.Sqrt(caps.Average(c => Spread(c.Channel.First(a => a.Module == m)))):F4}"));
+        Save(ChannelWeightsChart.Create(series, $"SE channel weights of {module} (the most varied block), one strip per test image", stacked: false, scale: Scale), "attention-se", svg: true);
     }
     var e = results.FirstOrDefault(x => x.Name == "EPSANet-26");
     if (e.Explainer is not null)
     {
         var cap = e.Explainer.Attention(Img(picks[0]));
         var psa = cap.Channel.Where(c => c.Kind == "psa").ToList();
-        var block = psa[psa.Count / 2];
+        foreach (var p in psa)
+            Console.WriteLine(string.Create(ic, $"PSA {p.Module}: branch weights {p.Series.Min(x => x.Weights.Min()):F4}..{p.Series.Max(x => x.Weights.Max()):F4}"));
+        // the PSA block whose branch shares depart most from 1/4
+        var block = psa.OrderByDescending(p => p.Series.Sum(x => x.Weights.Sum(v => Math.Abs(v - 0.25)))).First();
         Save(ChannelWeightsChart.Create(block.Series, $"PSA branch weights of {block.Module}",
             stacked: true, subtitle: $"softmax share of each kernel branch per channel, test image '{Label(picks[0])}'", scale: Scale), "attention-psa", svg: true);
     }
 }
 File.WriteAllText(Path.Combine(outDir, "runs.txt"), report.ToString());
 Console.WriteLine(report);
+
+string Range(Heatmap m)
+{
+    // enough decimals to show the map's spread (a gate that barely moves from 0.5 says so)
+    int d = 2;
+    while (d < 5 && Math.Round(m.Max, d) == Math.Round(m.Min, d)) d++;
+    return string.Create(ic, $"{m.Min.ToString("F" + d, ic)}..{m.Max.ToString("F" + d, ic)}");
+}
 
 string Clip(string s) => s.Length <= 11 ? s : s[..10] + ".";
 
