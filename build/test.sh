@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command: install what is missing, build native + managed, run every test.
-# Prints the test runner's summary and ends with 'N passed, N failed[, N skipped]'.
+# Prints the test runner's summary, then 'N skipped' and, last, 'N passed, N failed'.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/build/install-deps.sh" || exit 1
@@ -13,5 +13,6 @@ read -r passed failed skipped < <(grep -E '^(Passed|Failed)!' "$log" | sed -E 's
   awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
 rm -f "$log"
 if [[ "$passed" == 0 && "$failed" == 0 ]]; then echo "no test ran" >&2; rc=1; fi
-echo "$passed passed, $failed failed, $skipped skipped"
+echo "$skipped skipped"
+echo "$passed passed, $failed failed"
 exit "$rc"
