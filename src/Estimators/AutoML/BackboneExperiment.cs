@@ -139,6 +139,7 @@ public sealed class BackboneExperiment
                     InputShape = new[] { c, h, w },
                     Labels = data.Classes.ToArray(),
                     LabelType = data.LabelType.ToString()!,
+                    KeyValueType = data.KeyValueType,
                     LabelColumnName = settings.LabelColumnName,
                     FeatureColumnName = settings.FeatureColumnName,
                     ScoreColumnName = DefaultColumnNames.Score,

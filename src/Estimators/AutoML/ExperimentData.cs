@@ -15,9 +15,9 @@ internal sealed class ExperimentData
 {
     private const string Source = "BackboneExperiment";
 
-    private ExperimentData(ImageDataset train, ImageDataset validation, ImagePipeline pipeline, (int C, int H, int W) shape, DataViewType labelType)
+    private ExperimentData(ImageDataset train, ImageDataset validation, ImagePipeline pipeline, (int C, int H, int W) shape, DataViewType labelType, string? keyValueType)
     {
-        Train = train; Validation = validation; Pipeline = pipeline; Shape = shape; LabelType = labelType;
+        Train = train; Validation = validation; Pipeline = pipeline; Shape = shape; LabelType = labelType; KeyValueType = keyValueType;
     }
 
     public ImageDataset Train { get; }
@@ -25,6 +25,8 @@ internal sealed class ExperimentData
     public ImagePipeline Pipeline { get; }
     public (int C, int H, int W) Shape { get; }
     public DataViewType LabelType { get; }
+    /// <summary>For a key label with key values: their type (the best model's key PredictedLabel maps back to it); else null.</summary>
+    public string? KeyValueType { get; }
     public IReadOnlyList<string> Classes => Train.ClassNames;
     /// <summary>The validation labels as class indices.</summary>
     public int[] ValidationLabels => Validation.Select(s => s.Label).ToArray();
@@ -59,7 +61,7 @@ internal sealed class ExperimentData
         var shape = AttentionBackboneTrainer.SampleShape(trainSet, pipeline);
         if (shape.C is not (1 or 3))
             throw new ArgumentException($"{Source}: the image pipeline makes {shape.C}-channel pixels; the backbones take 1 (gray) or 3 (RGB): decode with LoadImages(channels: 1 or 3) or ExtractPixels(ColorBits.Rgb)", nameof(train));
-        return new ExperimentData(trainSet, validationSet, pipeline, shape, labelCol.Type);
+        return new ExperimentData(trainSet, validationSet, pipeline, shape, labelCol.Type, AttentionBackboneTrainer.KeyValueTypeName(labelCol));
     }
 
     private static ImagePlan Plan(IDataView data, string featureColumn, string where) =>

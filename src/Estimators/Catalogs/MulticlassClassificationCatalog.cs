@@ -32,7 +32,7 @@ public sealed class MulticlassClassificationCatalog
     /// trainer's labels); a label that is not one of them is an error naming it and the row.
     /// </summary>
     /// <param name="data">Scored data (a trained model's <c>Transform</c> output).</param>
-    /// <param name="labelColumnName">The true labels (text or integers, as trained).</param>
+    /// <param name="labelColumnName">The true labels (text or integers, as trained, or a key column: its key values name the classes).</param>
     /// <param name="scoreColumnName">The class probabilities.</param>
     /// <param name="predictedLabelColumnName">The predicted label (checked to exist, as ML.NET does).</param>
     /// <param name="topKPredictionCount">The K of top-K accuracy; 0 leaves it out.</param>
@@ -46,7 +46,8 @@ public sealed class MulticlassClassificationCatalog
         if (s.GetColumnOrNull(predictedLabelColumnName) is null)
             throw new ArgumentOutOfRangeException(nameof(predictedLabelColumnName), $"Evaluate: predicted label column '{predictedLabelColumnName}' not found (columns: {s.Describe()})");
         if (!AttentionBackboneTrainer.IsLabelType(label.Type))
-            throw new ArgumentOutOfRangeException(nameof(labelColumnName), $"Evaluate: label column '{labelColumnName}' must hold text or integers, but it is {label.Type}");
+            throw new ArgumentOutOfRangeException(nameof(labelColumnName), $"Evaluate: label column '{labelColumnName}' must hold text, integers or keys, but it is {label.Type}");
+        var readLabel = AttentionBackboneTrainer.LabelReader(label, "Evaluate", out _);
         if (score.Type is not VectorDataViewType { IsKnownSize: true, ItemType: var it } vt || it != NumberDataViewType.Single)
             throw new ArgumentOutOfRangeException(nameof(scoreColumnName), $"Evaluate: score column '{scoreColumnName}' must be a vector of Single of known size (class probabilities), but it is {score.Type}");
         var classes = score.GetSlotNames()
@@ -61,7 +62,8 @@ public sealed class MulticlassClassificationCatalog
             var getScore = RowAccess.Boxed(cursor, score);
             while (cursor.MoveNext())
             {
-                string text = AttentionBackboneTrainer.LabelText(getLabel(), label.Name, cursor.Position);
+                string text = readLabel(getLabel(), cursor.Position)
+                    ?? throw new InvalidOperationException($"Evaluate: label column '{labelColumnName}' holds the missing key 0 in row {cursor.Position} (a value MapValueToKey's dictionary does not hold)");
                 if (!index.TryGetValue(text, out int l))
                     throw new InvalidOperationException($"Evaluate: label '{text}' in row {cursor.Position} is not one of the model's {k} classes ({string.Join(", ", classes.Take(12))}{(k > 12 ? ", ..." : "")})");
                 labels.Add(l);

@@ -1,3 +1,4 @@
+using MLNet.Attention.Data;
 using MLNet.Attention.Estimators;
 using MLNet.Attention.Transforms;
 
@@ -6,9 +7,70 @@ namespace MLNet.Attention;
 /// <summary>The transforms (ML.NET's <c>TransformsCatalog</c>); the image transforms are its extension methods in <see cref="ImageTransformsCatalog"/>.</summary>
 public sealed class TransformsCatalog
 {
-    internal TransformsCatalog(MLContext env) => Environment = env;
+    internal TransformsCatalog(MLContext env)
+    {
+        Environment = env;
+        Conversion = new ConversionTransforms(env);
+    }
 
     internal MLContext Environment { get; }
+
+    /// <summary>Type conversions: <c>MapValueToKey</c> and <c>MapKeyToValue</c> (extension methods in <see cref="ConversionsExtensionsCatalog"/>).</summary>
+    public ConversionTransforms Conversion { get; }
+
+    /// <summary>The conversion transforms (ML.NET's <c>TransformsCatalog.ConversionTransforms</c>).</summary>
+    public sealed class ConversionTransforms
+    {
+        internal ConversionTransforms(MLContext env) => Environment = env;
+
+        internal MLContext Environment { get; }
+    }
+}
+
+/// <summary>
+/// Key conversions of <see cref="TransformsCatalog.Conversion"/> (ML.NET's <c>ConversionsExtensionsCatalog</c>): values to
+/// keys (a dictionary learned from the data) and keys back to values. The canonical image-classification pipeline maps
+/// the label to a key, trains on it, and maps the predicted key back:
+/// <code>
+/// ml.Transforms.Conversion.MapValueToKey("LabelAsKey", "Label")
+///     .Append(ml.Transforms.LoadImages("Image", folder, "ImagePath"))
+///     .Append(ml.Transforms.ResizeImages("Image", 28, 28))
+///     .Append(ml.Transforms.ExtractPixels("Features", "Image"))
+///     .Append(ml.MulticlassClassification.Trainers.SeResNet(labelColumnName: "LabelAsKey", featureColumnName: "Features"))
+///     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+/// </code>
+/// </summary>
+public static class ConversionsExtensionsCatalog
+{
+    /// <summary>
+    /// Maps a scalar text, boolean or number column to keys (<see cref="Data.KeyDataViewType"/>: 1..Count, 0 for a value not
+    /// in the dictionary or missing). <c>Fit</c> learns the dictionary: the distinct values of the column, or of
+    /// <paramref name="keyData"/> (a one-column view of the same type, or of text to parse) when given.
+    /// </summary>
+    /// <param name="catalog">The catalog.</param>
+    /// <param name="outputColumnName">The key column written.</param>
+    /// <param name="inputColumnName">The value column read (null: <paramref name="outputColumnName"/>).</param>
+    /// <param name="maximumNumberOfKeys">The most distinct values accepted; more is an error naming the column.</param>
+    /// <param name="keyOrdinality">Keys in order of first occurrence (default) or sorted by value.</param>
+    /// <param name="addKeyValueAnnotationsAsText">True: the key values are text whatever the input type, so <c>MapKeyToValue</c> gives text.</param>
+    /// <param name="keyData">The dictionary's values instead of the data's (a view of one column).</param>
+    public static ValueToKeyMappingEstimator MapValueToKey(this TransformsCatalog.ConversionTransforms catalog, string outputColumnName, string? inputColumnName = null,
+        int maximumNumberOfKeys = 1000000, ValueToKeyMappingEstimator.KeyOrdinality keyOrdinality = ValueToKeyMappingEstimator.KeyOrdinality.ByOccurrence,
+        bool addKeyValueAnnotationsAsText = false, IDataView? keyData = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new(outputColumnName, inputColumnName, maximumNumberOfKeys, keyOrdinality, addKeyValueAnnotationsAsText, keyData);
+    }
+
+    /// <summary>Maps a key column back to its original values (its <c>KeyValues</c>), e.g. a trainer's key <c>PredictedLabel</c> to the label.</summary>
+    /// <param name="catalog">The catalog.</param>
+    /// <param name="outputColumnName">The value column written.</param>
+    /// <param name="inputColumnName">The key column read (null: <paramref name="outputColumnName"/>).</param>
+    public static KeyToValueMappingEstimator MapKeyToValue(this TransformsCatalog.ConversionTransforms catalog, string outputColumnName, string? inputColumnName = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new(outputColumnName, inputColumnName);
+    }
 }
 
 /// <summary>

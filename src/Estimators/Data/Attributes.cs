@@ -77,3 +77,19 @@ public sealed class LoadColumnAttribute : Attribute
         Indices = columnIndexes.ToArray();
     }
 }
+
+/// <summary>Makes a <see cref="uint"/> member a key column of <see cref="Count"/> keys (ML.NET's <c>KeyTypeAttribute</c>):
+/// 0 is missing, 1..Count the keys. Such a column has no key values.</summary>
+[AttributeUsage(AttributeTargets.Field | AttributeTargets.Property)]
+public sealed class KeyTypeAttribute : Attribute
+{
+    /// <summary>The number of keys.</summary>
+    public ulong Count { get; }
+
+    /// <summary>Keys 1..<paramref name="count"/>.</summary>
+    public KeyTypeAttribute(ulong count)
+    {
+        if (count == 0 || count > uint.MaxValue) throw new ArgumentOutOfRangeException(nameof(count), count, $"a key type holds 1 to {uint.MaxValue} keys");
+        Count = count;
+    }
+}

@@ -70,8 +70,13 @@ public sealed class DataViewSchema : IReadOnlyList<DataViewSchema.Column>
     {
         /// <summary>Names of the elements of a vector column (the class names of <c>Score</c>), a <c>string[]</c>.</summary>
         public const string SlotNames = "SlotNames";
-        /// <summary>The original label values of a predicted label, a <c>string[]</c>.</summary>
+        /// <summary>The original values of a key column (<see cref="KeyDataViewType"/>) in key order — key k is value k − 1 —
+        /// or of a predicted label; a <c>string[]</c> (numbers in invariant culture, round-trip form).</summary>
         public const string KeyValues = "KeyValues";
+        /// <summary>The type of the original values in <see cref="KeyValues"/> (a <see cref="PrimitiveDataViewType"/>: text, a
+        /// number or boolean): what <c>MapKeyToValue</c> restores. Not in ML.NET, whose key values are a typed vector; here
+        /// annotations are text, so the type travels beside them.</summary>
+        public const string KeyValueType = "KeyValueType";
     }
 
     /// <summary>Builds a schema column by column (ML.NET's <c>DataViewSchema.Builder</c>).</summary>
@@ -147,6 +152,18 @@ public static class AnnotationExtensions
     {
         var names = column.GetSlotNames() ?? throw new InvalidOperationException($"column '{column.Name}' has no slot names");
         slotNames = new VBuffer<ReadOnlyMemory<char>>(names.Select(n => n.AsMemory()).ToArray());
+    }
+
+    /// <summary>The key values of a key column (the original values as text, in key order), or null.</summary>
+    public static IReadOnlyList<string>? GetKeyValues(this DataViewSchema.Column column) =>
+        column.Annotations.TryGetValue<string[]>(DataViewSchema.AnnotationKinds.KeyValues, out var values) ? values : null;
+
+    /// <summary>ML.NET's form: the key values as a vector of text.</summary>
+    /// <exception cref="InvalidOperationException">The column has no key values.</exception>
+    public static void GetKeyValues(this DataViewSchema.Column column, ref VBuffer<ReadOnlyMemory<char>> keyValues)
+    {
+        var values = column.GetKeyValues() ?? throw new InvalidOperationException($"column '{column.Name}' has no key values");
+        keyValues = new VBuffer<ReadOnlyMemory<char>>(values.Select(n => n.AsMemory()).ToArray());
     }
 
     internal static Dictionary<string, object> Copy(this DataViewSchema.Annotations a)

@@ -50,7 +50,7 @@ public abstract class PrimitiveDataViewType : DataViewType
     protected PrimitiveDataViewType(Type rawType) : base(rawType) { }
 
     /// <inheritdoc/>
-    public override bool Equals(DataViewType? other) => other is PrimitiveDataViewType p && p.RawType == RawType;
+    public override bool Equals(DataViewType? other) => other is PrimitiveDataViewType p && p.GetType() == GetType() && p.RawType == RawType;
 
     /// <inheritdoc/>
     public override int GetHashCode() => RawType.GetHashCode();
@@ -105,6 +105,52 @@ public sealed class NumberDataViewType : PrimitiveDataViewType
 
     /// <inheritdoc/>
     public override string ToString() => _name;
+}
+
+/// <summary>
+/// A key (ML.NET's <c>KeyDataViewType</c>): an index into a dictionary of values, as <see cref="uint"/>. Value 0 means
+/// missing (a value that was not in the dictionary); 1..<see cref="Count"/> are the keys. The dictionary itself — the
+/// original values, in key order — rides in the column's <see cref="DataViewSchema.AnnotationKinds.KeyValues"/>
+/// annotation as text, with their type in <see cref="DataViewSchema.AnnotationKinds.KeyValueType"/>. Made by
+/// <c>MapValueToKey</c>, read back into values by <c>MapKeyToValue</c>; trainers take key labels as class indices
+/// (key − 1). Two key types are equal when their <see cref="Count"/> is.
+/// </summary>
+public sealed class KeyDataViewType : PrimitiveDataViewType
+{
+    /// <summary>The number of keys (the key values are 1..Count; 0 is missing).</summary>
+    public ulong Count { get; }
+
+    /// <summary>Keys 1..<paramref name="count"/> held as <paramref name="type"/> (only <see cref="uint"/> here, ML.NET's default).</summary>
+    /// <exception cref="ArgumentException"><paramref name="type"/> is not <see cref="uint"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is 0 or above <see cref="uint.MaxValue"/>.</exception>
+    public KeyDataViewType(Type type, ulong count) : base(type ?? throw new ArgumentNullException(nameof(type)))
+    {
+        if (type != typeof(uint))
+            throw new ArgumentException($"keys are held as UInt32 here (ML.NET's default); {Conversions.TypeName(type)} is not supported", nameof(type));
+        if (count == 0 || count > uint.MaxValue) throw new ArgumentOutOfRangeException(nameof(count), count, $"a key type holds 1 to {uint.MaxValue} keys");
+        Count = count;
+    }
+
+    /// <summary>Keys 1..<paramref name="count"/> held as <paramref name="type"/> (only <see cref="uint"/>).</summary>
+    public KeyDataViewType(Type type, int count) : this(type, count > 0 ? (ulong)count : throw new ArgumentOutOfRangeException(nameof(count), count, "a key type holds at least 1 key")) { }
+
+    /// <inheritdoc/>
+    public override bool Equals(DataViewType? other) => other is KeyDataViewType k && k.Count == Count;
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(typeof(KeyDataViewType), Count);
+
+    /// <summary>ML.NET's form: <c>Key&lt;UInt32, 0-{Count − 1}&gt;</c>.</summary>
+    public override string ToString() => $"Key<UInt32, 0-{Count - 1}>";
+
+    /// <summary>Parses <see cref="ToString"/>'s form back, or null.</summary>
+    internal static KeyDataViewType? TryParse(string? text)
+    {
+        const string prefix = "Key<UInt32, 0-";
+        if (text is null || !text.StartsWith(prefix, StringComparison.Ordinal) || !text.EndsWith('>')) return null;
+        return ulong.TryParse(text.AsSpan(prefix.Length, text.Length - prefix.Length - 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var max)
+               && max < uint.MaxValue ? new KeyDataViewType(typeof(uint), max + 1) : null;
+    }
 }
 
 /// <summary>

@@ -22,16 +22,38 @@ public sealed class SchemaShape : IReadOnlyList<SchemaShape.Column>
     /// <summary>One column's shape.</summary>
     /// <param name="Name">The name.</param>
     /// <param name="Kind">Scalar or vector.</param>
-    /// <param name="ItemType">The type of the values (the element type for vectors).</param>
-    public readonly record struct Column(string Name, VectorKind Kind, DataViewType ItemType)
+    /// <param name="ItemType">The type of the values (the element type for vectors); for keys, their raw type (<see cref="NumberDataViewType.UInt32"/>), as in ML.NET.</param>
+    /// <param name="IsKey">True for a key column (<see cref="KeyDataViewType"/>).</param>
+    /// <param name="Annotations">The shape of the column's annotations (ML.NET's form): <c>KeyValues</c> as a vector of the key values' type,
+    /// <c>SlotNames</c> as a vector of text; null: none.</param>
+    public readonly record struct Column(string Name, VectorKind Kind, DataViewType ItemType, bool IsKey = false, SchemaShape? Annotations = null)
     {
         /// <inheritdoc/>
-        public override string ToString() => Kind switch
+        public override string ToString() => $"{Name}: {TypeText}";
+
+        /// <summary>The name, kind and item type (the form before keys and annotations were added).</summary>
+        public void Deconstruct(out string Name, out VectorKind Kind, out DataViewType ItemType)
         {
-            VectorKind.Scalar => $"{Name}: {ItemType}",
-            VectorKind.Vector => $"{Name}: Vector<{ItemType}>",
-            _ => $"{Name}: Vector<{ItemType}> (variable size)",
-        };
+            Name = this.Name; Kind = this.Kind; ItemType = this.ItemType;
+        }
+
+        /// <summary>The type part of <see cref="ToString"/>, for messages.</summary>
+        internal string TypeText
+        {
+            get
+            {
+                string item = IsKey ? $"Key<{ItemType}>" : ItemType.ToString()!;
+                return Kind switch
+                {
+                    VectorKind.Scalar => item,
+                    VectorKind.Vector => $"Vector<{item}>",
+                    _ => $"Vector<{item}> (variable size)",
+                };
+            }
+        }
+
+        /// <summary>The type of the key values (the <c>KeyValues</c> annotation's item type) of a key column that has them, or null.</summary>
+        internal DataViewType? KeyValueType => IsKey && Annotations is { } a && a.TryFindColumn(DataViewSchema.AnnotationKinds.KeyValues, out var kv) ? kv.ItemType : null;
     }
 
     /// <summary>A shape of the given columns (later ones with the same name replace earlier ones).</summary>
@@ -56,12 +78,31 @@ public sealed class SchemaShape : IReadOnlyList<SchemaShape.Column>
     public static SchemaShape Create(DataViewSchema schema)
     {
         ArgumentNullException.ThrowIfNull(schema);
-        return new SchemaShape(schema.Where(c => !c.IsHidden).Select(c => Of(c.Name, c.Type)));
+        return new SchemaShape(schema.Where(c => !c.IsHidden).Select(c => Of(c.Name, c.Type, c.Annotations)));
     }
 
-    internal static Column Of(string name, DataViewType type) => type is VectorDataViewType v
-        ? new Column(name, v.IsKnownSize ? VectorKind.Vector : VectorKind.VariableVector, v.ItemType)
-        : new Column(name, VectorKind.Scalar, type);
+    internal static Column Of(string name, DataViewType type, DataViewSchema.Annotations? annotations = null)
+    {
+        var kind = type is VectorDataViewType v ? v.IsKnownSize ? VectorKind.Vector : VectorKind.VariableVector : VectorKind.Scalar;
+        var item = type is VectorDataViewType vt ? vt.ItemType : type;
+        bool isKey = item is KeyDataViewType;
+        return new Column(name, kind, isKey ? NumberDataViewType.UInt32 : item, isKey, AnnotationShape(annotations));
+    }
+
+    /// <summary>The shape of a column's annotations: KeyValues (a vector of the key values' type) and SlotNames (text); null when neither.</summary>
+    internal static SchemaShape? AnnotationShape(DataViewSchema.Annotations? annotations)
+    {
+        if (annotations is null) return null;
+        var cols = new List<Column>();
+        if (annotations.TryGetValue<string[]>(DataViewSchema.AnnotationKinds.KeyValues, out _))
+        {
+            var t = annotations.TryGetValue<PrimitiveDataViewType>(DataViewSchema.AnnotationKinds.KeyValueType, out var kt) ? kt : TextDataViewType.Instance;
+            cols.Add(new Column(DataViewSchema.AnnotationKinds.KeyValues, VectorKind.Vector, t));
+        }
+        if (annotations.TryGetValue<string[]>(DataViewSchema.AnnotationKinds.SlotNames, out _))
+            cols.Add(new Column(DataViewSchema.AnnotationKinds.SlotNames, VectorKind.Vector, TextDataViewType.Instance));
+        return cols.Count == 0 ? null : new SchemaShape(cols);
+    }
 
     /// <summary>Number of columns.</summary>
     public int Count => _columns.Length;

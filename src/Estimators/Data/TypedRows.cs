@@ -72,6 +72,9 @@ internal sealed class TypedMembers
 
     private static DataViewType ColumnTypeOf(Type owner, MemberInfo info, Type mt)
     {
+        if (info.GetCustomAttribute<KeyTypeAttribute>() is { } key)
+            return mt == typeof(uint) ? new KeyDataViewType(typeof(uint), key.Count)
+                : throw new NotSupportedException($"{owner.Name}.{info.Name} is marked [KeyType] but has type {Conversions.TypeName(mt)}; keys are uint");
         if (DataViewType.FromRawType(mt) is { } p) return p;
         if (mt == typeof(ImageData))
         {

@@ -23,9 +23,13 @@ namespace MLNet.Attention.Estimators;
 /// images. <see cref="Fit(IDataView)"/> reads that chain back and hands it to the training engine's streaming batch loader, which
 /// decodes and transforms the images on worker threads — random augmentations apply only here. The labels can be
 /// text or integers; the classes (kept in the model) are the values present, in the data set's own order for image
-/// folders and IDX files, otherwise sorted (numerically for integers).</para>
+/// folders and IDX files, otherwise sorted (numerically for integers). A key label (<c>MapValueToKey</c>'s
+/// <see cref="KeyDataViewType"/>) gives the classes as ML.NET does: every key, in key order (class index = key − 1),
+/// named by the column's key values; a row with the missing key 0 is an error naming the column and row (skipped
+/// under <see cref="Options.OnBadInput"/> Skip, as unknown labels are).</para>
 /// <para>Output columns: <c>Score</c>, the class probabilities (a vector with the class names as slot names), and
-/// <c>PredictedLabel</c>, the most probable class as an original label value.</para>
+/// <c>PredictedLabel</c>, the most probable class as an original label value — or, for a key label, as the same key
+/// type with its key values, which <c>MapKeyToValue("PredictedLabel")</c> turns back into the original labels.</para>
 /// </remarks>
 public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTransformer>
 {
@@ -37,7 +41,7 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
     /// <summary>The trainer's options (ML.NET's names).</summary>
     public sealed class Options
     {
-        /// <summary>The label column: text or integers (default "Label").</summary>
+        /// <summary>The label column: text, integers or a key (from <c>MapValueToKey</c>) (default "Label").</summary>
         public string LabelColumnName = DefaultColumnNames.Label;
         /// <summary>The image feature column (default "Features"): pixels from <c>ExtractPixels</c>, or images, bytes or paths.</summary>
         public string FeatureColumnName = DefaultColumnNames.Features;
@@ -179,15 +183,67 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
         if (!inputSchema.TryFindColumn(_options.LabelColumnName, out var label))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: label column '{_options.LabelColumnName}' not found (columns: {inputSchema}); pass labelColumnName");
         if (label.Kind != SchemaShape.VectorKind.Scalar || !IsLabelType(label.ItemType))
-            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: label column '{label.Name}' must hold text or integers, but it is {label.ItemType}{(label.Kind == SchemaShape.VectorKind.Scalar ? "" : " vector")}");
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: label column '{label.Name}' must hold text, integers or keys, but it is {label.TypeText}");
         if (!inputSchema.TryFindColumn(_options.FeatureColumnName, out _))
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"{Source}: feature column '{_options.FeatureColumnName}' not found (columns: {inputSchema}); pass featureColumnName, or make it with LoadImages/ExtractPixels");
         return inputSchema.With(
             new SchemaShape.Column(_options.ScoreColumnName, SchemaShape.VectorKind.Vector, NumberDataViewType.Single),
-            new SchemaShape.Column(_options.PredictedLabelColumnName, SchemaShape.VectorKind.Scalar, label.ItemType));
+            label.IsKey
+                ? new SchemaShape.Column(_options.PredictedLabelColumnName, SchemaShape.VectorKind.Scalar, label.ItemType, true, label.KeyValueType is null ? null : label.Annotations)
+                : new SchemaShape.Column(_options.PredictedLabelColumnName, SchemaShape.VectorKind.Scalar, label.ItemType));
     }
 
-    internal static bool IsLabelType(DataViewType t) => t is TextDataViewType || t is NumberDataViewType { IsInteger: true } || t is BooleanDataViewType;
+    internal static bool IsLabelType(DataViewType t) => t is TextDataViewType || t is NumberDataViewType { IsInteger: true } || t is BooleanDataViewType || t is KeyDataViewType;
+
+    /// <summary>
+    /// How the values of a label column become class names: text, integers and booleans as their text; a key as its
+    /// key value (the <c>KeyValues</c> annotation; the key number as text when the column has none), with the class
+    /// names of a key column (<paramref name="keyClasses"/>) in key order — class index = key − 1. The reader gives null
+    /// for a missing key (0).
+    /// </summary>
+    internal static Func<object?, long, string?> LabelReader(DataViewSchema.Column labelCol, string source, out IReadOnlyList<string>? keyClasses)
+    {
+        if (labelCol.Type is not KeyDataViewType key)
+        {
+            keyClasses = null;
+            return (v, row) => LabelText(v, labelCol.Name, row);
+        }
+        var names = KeyClassNames(labelCol, source);
+        keyClasses = names;
+        string column = labelCol.Name;
+        return (v, row) => v switch
+        {
+            uint k when k == 0 => null,
+            uint k when k <= (uint)names.Length => names[k - 1],
+            uint k => throw new InvalidOperationException($"{source}: label column '{column}' holds key {k} in row {row}, beyond its type {key}"),
+            _ => throw new InvalidOperationException($"{source}: label column '{column}' holds no key (null) in row {row}"),
+        };
+    }
+
+    /// <summary>The class names of a key label column, in key order: its key values, or 1..Count as text.</summary>
+    internal static string[] KeyClassNames(DataViewSchema.Column labelCol, string source)
+    {
+        var key = (KeyDataViewType)labelCol.Type;
+        var values = labelCol.GetKeyValues();
+        if (values is null)
+        {
+            if (key.Count > 1_000_000) throw new ArgumentOutOfRangeException(nameof(labelCol), $"{source}: label column '{labelCol.Name}' is {key}: too many classes");
+            return Enumerable.Range(1, (int)key.Count).Select(k => k.ToString(CultureInfo.InvariantCulture)).ToArray();
+        }
+        if ((ulong)values.Count != key.Count)
+            throw new ArgumentOutOfRangeException(nameof(labelCol), $"{source}: label column '{labelCol.Name}' is {key} but has {values.Count} key values");
+        var dup = values.GroupBy(v => v, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new ArgumentOutOfRangeException(nameof(labelCol), $"{source}: label column '{labelCol.Name}' has the key value '{dup.Key}' twice");
+        if (values.Any(string.IsNullOrEmpty)) throw new ArgumentOutOfRangeException(nameof(labelCol), $"{source}: label column '{labelCol.Name}' has an empty key value");
+        return values.ToArray();
+    }
+
+    /// <summary>The type of a key label's key values as the model records it (what <c>MapKeyToValue</c> of the key
+    /// <c>PredictedLabel</c> gives), or null for a label that is not a key or a key without key values.</summary>
+    internal static string? KeyValueTypeName(DataViewSchema.Column labelCol) =>
+        labelCol.Type is KeyDataViewType && labelCol.GetKeyValues() is not null
+            ? (labelCol.Annotations.TryGetValue<PrimitiveDataViewType>(DataViewSchema.AnnotationKinds.KeyValueType, out var t) ? t : TextDataViewType.Instance).ToString()
+            : null;
 
     /// <summary>Trains the backbone on <paramref name="input"/> (cancel with <see cref="Fit(IDataView, CancellationToken)"/>).</summary>
     public AttentionBackboneTransformer Fit(IDataView input) => Fit(input, CancellationToken.None);
@@ -260,6 +316,7 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
                 InputShape = new[] { shape.C, shape.H, shape.W },
                 Labels = classes.ToArray(),
                 LabelType = labelCol.Type.ToString()!,
+                KeyValueType = KeyValueTypeName(labelCol),
                 LabelColumnName = o.LabelColumnName,
                 FeatureColumnName = o.FeatureColumnName,
                 ScoreColumnName = o.ScoreColumnName,
@@ -326,14 +383,15 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
     /// Reads the image sources and labels of <paramref name="data"/>: class indices in the data set's own class order
     /// (an image folder's or IDX file's), else sorted labels, or onto <paramref name="classes"/> when given.
     /// </summary>
-    internal static (ImageDataset Dataset, string[] Labels) ReadDataset(IDataView data, ImagePlan plan, DataViewSchema.Column labelCol, IReadOnlyList<string>? classes, BadInputPolicy policy, string what, string source = Source)
+    internal static (ImageDataset Dataset, string?[] Labels) ReadDataset(IDataView data, ImagePlan plan, DataViewSchema.Column labelCol, IReadOnlyList<string>? classes, BadInputPolicy policy, string what, string source = Source)
     {
         if (!IsLabelType(labelCol.Type))
-            throw new ArgumentOutOfRangeException(nameof(data), $"{source}: label column '{labelCol.Name}' must hold text or integers, but it is {labelCol.Type}");
+            throw new ArgumentOutOfRangeException(nameof(data), $"{source}: label column '{labelCol.Name}' must hold text, integers or keys, but it is {labelCol.Type}");
+        var readLabel = LabelReader(labelCol, source, out var keyClasses);
         var provided = plan.BaseKind == ImageBaseKind.Image ? (data as IImageSourceProvider)?.GetImageSources(plan.Base) : null;
         var needed = provided is null ? new[] { labelCol, plan.Base } : new[] { labelCol };
         var sources = new List<ImageSource>();
-        var labels = new List<string>();
+        var labels = new List<string?>();
         using (var cursor = data.GetRowCursor(needed))
         {
             var getLabel = RowAccess.Boxed(cursor, labelCol);
@@ -341,14 +399,14 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
             while (cursor.MoveNext())
             {
                 long row = cursor.Position;
-                labels.Add(LabelText(getLabel(), labelCol.Name, row));
+                labels.Add(readLabel(getLabel(), row));
                 sources.Add(getBase is null ? plan.Wrap(provided![(int)row]) : plan.Source(getBase(), row));
             }
         }
         if (labels.Count == 0) throw new ArgumentException($"{source}: the {what} data has no rows");
-        var present = labels.ToHashSet(StringComparer.Ordinal);
-        // The data set's own class order when it has one (an IDX file's label order), else sorted values.
-        var names = classes?.ToArray()
+        var present = labels.OfType<string>().ToHashSet(StringComparer.Ordinal);
+        // A key label's key order; the data set's own class order when it has one (an IDX file's label order); else sorted values.
+        var names = classes?.ToArray() ?? keyClasses?.ToArray()
             ?? ((data as IImageSourceProvider)?.GetClassNames(labelCol) is { } ordered && present.All(ordered.Contains) ? ordered.Where(present.Contains).ToArray() : null)
             ?? SortLabels(present, labelCol.Type);
         var index = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
@@ -356,9 +414,10 @@ public sealed class AttentionBackboneTrainer : IEstimator<AttentionBackboneTrans
         var report = new BadInputReport();
         for (int i = 0; i < labels.Count; i++)
         {
-            if (index.TryGetValue(labels[i], out int l)) { samples.Add(new ImageSample(sources[i], l)); continue; }
-            var e = new ImageDataException(sources[i].Name, BadInputKind.UnknownLabel,
-                $"{what} label '{labels[i]}' (row {i}) is not one of the {names.Length} training classes ({string.Join(", ", names.Take(12))}{(names.Length > 12 ? ", ..." : "")})");
+            if (labels[i] is { } text && index.TryGetValue(text, out int l)) { samples.Add(new ImageSample(sources[i], l)); continue; }
+            var e = new ImageDataException(sources[i].Name, BadInputKind.UnknownLabel, labels[i] is null
+                ? $"{what} label column '{labelCol.Name}' holds the missing key 0 in row {i} (a value MapValueToKey's dictionary does not hold, or an empty one)"
+                : $"{what} label '{labels[i]}' (row {i}) is not one of the {names.Length} training classes ({string.Join(", ", names.Take(12))}{(names.Length > 12 ? ", ..." : "")})");
             if (policy == BadInputPolicy.Throw) throw e;
             report.Add(e);
         }
@@ -435,6 +494,8 @@ internal sealed record BackboneModelInfo
     public required int[] InputShape { get; init; }
     public required string[] Labels { get; init; }
     public required string LabelType { get; init; }
+    /// <summary>For a key label with key values: their type (what MapKeyToValue of the key PredictedLabel gives); else null.</summary>
+    public string? KeyValueType { get; init; }
     public required string LabelColumnName { get; init; }
     public required string FeatureColumnName { get; init; }
     public required string ScoreColumnName { get; init; }
@@ -460,8 +521,24 @@ public sealed class AttentionBackboneTransformer : ITransformer, ISavableTransfo
     {
         _env = env; Info = info; Model = model; Device = device; TrainingResult = result;
         LabelType = ModelJson.ReadType(new JsonObject { ["type"] = info.LabelType });
-        if (!AttentionBackboneTrainer.IsLabelType(LabelType)) throw new ArgumentException($"label type {LabelType} is not text or an integer type");
-        _labelValues = info.Labels.Select(l => ParseLabel(l, LabelType)).ToArray();
+        if (!AttentionBackboneTrainer.IsLabelType(LabelType)) throw new ArgumentException($"label type {LabelType} is not text, an integer type or a key");
+        if (info.Labels.Length != info.NumClasses) throw new ArgumentException($"{info.Labels.Length} labels for {info.NumClasses} classes");
+        if (LabelType is KeyDataViewType key)
+        {
+            if (key.Count != (ulong)info.NumClasses) throw new ArgumentException($"the label type {key} does not have the model's {info.NumClasses} classes");
+            _labelValues = Enumerable.Range(1, info.NumClasses).Select(k => (object)(uint)k).ToArray();
+            if (info.KeyValueType is { } kvt)
+            {
+                KeyValueType = ModelJson.ReadType(new JsonObject { ["type"] = kvt }) as PrimitiveDataViewType;
+                if (KeyValueType is null || !KeyValueCodec.IsValueType(KeyValueType)) throw new ArgumentException($"key value type {kvt} is not text, a number or boolean");
+                foreach (var l in info.Labels) KeyValueCodec.Parse(l, KeyValueType);
+            }
+        }
+        else
+        {
+            if (info.KeyValueType is not null) throw new ArgumentException($"a key value type ({info.KeyValueType}) for a label of {LabelType}, which is not a key");
+            _labelValues = info.Labels.Select(l => ParseLabel(l, LabelType)).ToArray();
+        }
         ScoreType = new VectorDataViewType(NumberDataViewType.Single, info.NumClasses);
     }
 
@@ -475,8 +552,12 @@ public sealed class AttentionBackboneTransformer : ITransformer, ISavableTransfo
     /// <summary>The class names (label values as text), in score order.</summary>
     public IReadOnlyList<string> Labels => Info.Labels;
 
-    /// <summary>The type of the label column it was trained on (and of <c>PredictedLabel</c>).</summary>
+    /// <summary>The type of the label column it was trained on (and of <c>PredictedLabel</c>): text, an integer type, or a key
+    /// (<see cref="KeyDataViewType"/>; then <c>PredictedLabel</c> is that key, class index + 1).</summary>
     public DataViewType LabelType { get; }
+
+    /// <summary>The type of the key values of a key label (what <c>MapKeyToValue</c> of <c>PredictedLabel</c> gives), or null.</summary>
+    internal PrimitiveDataViewType? KeyValueType { get; }
 
     /// <summary>The (channels, height, width) of the pixels the model takes.</summary>
     public (int Channels, int Height, int Width) InputShape => (Info.InputShape[0], Info.InputShape[1], Info.InputShape[2]);
@@ -528,8 +609,14 @@ public sealed class AttentionBackboneTransformer : ITransformer, ISavableTransfo
     internal DataViewSchema OutputSchema(DataViewSchema inputSchema) => new DataViewSchema.Builder()
         .AddColumns(inputSchema)
         .AddColumn(ScoreColumnName, ScoreType, new Dictionary<string, object> { [DataViewSchema.AnnotationKinds.SlotNames] = Info.Labels.ToArray() })
-        .AddColumn(PredictedLabelColumnName, LabelType, new Dictionary<string, object> { [DataViewSchema.AnnotationKinds.KeyValues] = Info.Labels.ToArray() })
+        .AddColumn(PredictedLabelColumnName, LabelType, PredictedLabelAnnotations())
         .ToSchema();
+
+    /// <summary>The class names as KeyValues; for a key label, with their type, and none when the trained key had no key values.</summary>
+    private Dictionary<string, object>? PredictedLabelAnnotations() => LabelType is not KeyDataViewType
+        ? new Dictionary<string, object> { [DataViewSchema.AnnotationKinds.KeyValues] = Info.Labels.ToArray() }
+        : KeyValueType is null ? null
+        : new Dictionary<string, object> { [DataViewSchema.AnnotationKinds.KeyValues] = Info.Labels.ToArray(), [DataViewSchema.AnnotationKinds.KeyValueType] = KeyValueType };
 
     internal DataViewSchema.Column CheckFeature(DataViewSchema schema)
     {
@@ -622,7 +709,7 @@ public sealed class AttentionBackboneTransformer : ITransformer, ISavableTransfo
             model.Eval();
             var device = context.Environment.Device;
             if (device != Torch.Device.Cpu) model.To(device);
-            return new AttentionBackboneTransformer(context.Environment, info, model, device, null);
+            return context.Read(() => new AttentionBackboneTransformer(context.Environment, info, model, device, null), "the model description");
         }
         catch
         {

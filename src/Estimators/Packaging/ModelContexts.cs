@@ -44,7 +44,7 @@ internal static class ModelJson
         };
     }
 
-    private static PrimitiveDataViewType Primitive(string? name) => name switch
+    private static PrimitiveDataViewType Primitive(string? name) => (PrimitiveDataViewType?)KeyDataViewType.TryParse(name) ?? name switch
     {
         "String" => TextDataViewType.Instance,
         "Boolean" => BooleanDataViewType.Instance,
@@ -162,6 +162,8 @@ internal sealed class ModelLoadContext
             "Chain" => new TransformerChain<ITransformer>(Read(() => json["transformers"]!.AsArray(), "the chain").Select(LoadTransformer).ToArray()),
             ImageTransformer.Kind => ImageTransformer.Load(json, this),
             AttentionBackboneTransformer.Kind => AttentionBackboneTransformer.Load(json, this),
+            ValueToKeyMappingTransformer.Kind => ValueToKeyMappingTransformer.Load(json, this),
+            KeyToValueMappingTransformer.Kind => KeyToValueMappingTransformer.Load(json, this),
             _ => throw Error($"unknown transformer kind '{kind}' (written by a newer version?)"),
         };
     }
