@@ -90,7 +90,7 @@ public sealed class ErrorTests
         Fails<ArgumentOutOfRangeException>(() => trainers.SeResNet(labelColumnName: "Category").Fit(data),
             "label column 'Category' not found", "Label: String");
         Fails<ArgumentOutOfRangeException>(() => trainers.SeResNet(labelColumnName: "Weight").Fit(data),
-            "label column 'Weight' must hold text or integers, but it is Single");
+            "label column 'Weight' must hold text, integers or keys, but it is Single");
         Fails<ArgumentOutOfRangeException>(() => trainers.SeResNet(featureColumnName: "Pixels").Fit(data),
             "feature column 'Pixels' not found");
         Fails<ArgumentOutOfRangeException>(() => trainers.SeResNet(featureColumnName: "Vector").Fit(data),
