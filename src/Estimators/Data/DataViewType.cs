@@ -5,7 +5,7 @@ namespace MLNet.Attention.Data;
 
 /// <summary>
 /// The type of a column of an <see cref="IDataView"/> (ML.NET's <c>DataViewType</c>): a scalar number, text, a
-/// boolean, a vector of numbers, or a decoded image. <see cref="RawType"/> is the .NET type a getter delivers.
+/// boolean, a key (<see cref="KeyDataViewType"/>), a vector of numbers, or a decoded image. <see cref="RawType"/> is the .NET type a getter delivers.
 /// </summary>
 public abstract class DataViewType : IEquatable<DataViewType>
 {

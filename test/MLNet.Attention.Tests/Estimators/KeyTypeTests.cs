@@ -411,6 +411,26 @@ public sealed class KeyTypeTests : OneThreadTest
     }
 
     [TestMethod]
+    public void CanonicalPipelineRunsWithTheTrainersSimpleOverload()
+    {
+        // Exactly ML.NET's shape: SeResNet(labelColumnName, featureColumnName) — SE-ResNet-50, RGB 0..255 pixels — for one short epoch.
+        var ml = new MLContext(seed: 5);
+        var (trainFolder, testFolder) = s_folders.Value;
+        var data = ml.Data.LoadFromImageFolder(trainFolder);
+        var model = Canonical(ml, trainFolder,
+            ml.MulticlassClassification.Trainers.SeResNet(labelColumnName: "LabelAsKey", featureColumnName: "Features", maxEpoch: 1, batchSize: 20)).Fit(data);
+        var backbone = model.OfType<AttentionBackboneTransformer>().Single();
+        Assert.AreEqual("seresnet50", backbone.Architecture);
+        Assert.AreEqual((3, 28, 28), backbone.InputShape);
+        var scored = model.Transform(ml.Data.LoadFromImageFolder(testFolder));
+        var classes = data.GetColumn<string>("Label").Distinct().ToHashSet();
+        var predicted = scored.GetColumn<string>("PredictedLabel").ToArray();
+        Assert.HasCount(20, predicted);
+        Assert.IsTrue(predicted.All(classes.Contains), "every prediction is one of the original labels");
+        Assert.AreEqual(10, ml.MulticlassClassification.Evaluate(scored, labelColumnName: "LabelAsKey").ConfusionMatrix.NumberOfClasses);
+    }
+
+    [TestMethod]
     public void SchemaPropagatesThroughBothGetOutputSchemas()
     {
         var ml = new MLContext(1);
