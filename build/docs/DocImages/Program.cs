@@ -40,12 +40,12 @@ var ml = new MLContext(seed: 1);
 var trainView = ml.Data.LoadFashionMnist(train: true, limit: trainLimit);
 var testView = ml.Data.LoadFashionMnist(train: false, limit: testLimit);
 var report = new StringBuilder();
-report.AppendLine(ic, $"Fashion-MNIST: {trainLimit} training images (10% held out for validation), {testLimit} test images, {epochs} epochs, batch 128, SGD Nesterov one-cycle lr 0.1, label smoothing 0.1, {TorchRuntime.NumThreads} threads");
+report.AppendLine(ic, $"Fashion-MNIST: {trainLimit} training images (10% held out for validation), {testLimit} test images, {epochs} epochs, batch 128, SGD Nesterov one-cycle lr 0.1, label smoothing 0.1, channels-last, {TorchRuntime.NumThreads} threads");
 var results = new List<(string Name, ModelExplainer Explainer, MulticlassMetrics Metrics, IReadOnlyList<EpochMetrics> History, double Seconds, long Params)>();
 foreach (var s in specs)
 {
     if (only.Count > 0 && !only.Contains(s.Arch) && !only.Contains(s.Name)) continue;
-    string zip = Path.Combine(work, $"{s.Arch}{(s.Attention is null ? "" : "_" + s.Attention)}_w{s.Width.ToString(ic)}_s{s.Stem}_e{epochs}_n{trainLimit}.zip");
+    string zip = Path.Combine(work, $"{s.Arch}{(s.Attention is null ? "" : "_" + s.Attention)}_w{s.Width.ToString(ic)}_s{s.Stem}_e{epochs}_n{trainLimit}_cl.zip");
     string meta = zip + ".txt";
     ITransformer model;
     IReadOnlyList<EpochMetrics> history;
@@ -67,6 +67,7 @@ foreach (var s in specs)
             .Append(ml.MulticlassClassification.Trainers.AttentionBackbone(new AttentionBackboneTrainer.Options
             {
                 Arch = s.Arch, Attention = s.Attention, SmallImage = true, WidthMultiplier = s.Width, StemStride = s.Stem,
+                MemoryFormat = MemoryFormat.ChannelsLast,   // as the recipe: grouped large-kernel convs (EPSANet) are 5-6x faster on the CPU
                 MaxEpoch = epochs, BatchSize = 128, LearningRate = 0.1, WeightDecay = 5e-4, LabelSmoothing = 0.1,
                 LearningRateScheduler = LearningRateScheduler.OneCycle, ValidationSetFraction = 0.1f, Seed = 1,
                 MetricsCallback = m => { log.Add(m); Console.WriteLine($"{s.Name}: {m}"); },
@@ -163,7 +164,7 @@ Spatial("Attention-56", "soft-mask", "attention-residual", "Residual attention s
         var series = picks.Take(3).Select((i, k) => new ChannelWeightSeries(Label(i), caps[k].Channel.First(a => a.Module == module).Series[0].Weights)).ToList();
         foreach (var m in modules)
             Console.WriteLine(string.Create(ic, $"SE {m}: channel std {Math.Sqrt(caps.Average(c => Spread(c.Channel.First(a => a.Module == m)))):F4}"));
-        Save(ChannelWeightsChart.Create(series, $"SE channel weights of {module} (the most varied block), one strip per test image", stacked: false, scale: Scale), "attention-se", svg: true);
+        Save(ChannelWeightsChart.Create(series, $"SE channel weights of {module}, the most varied block", stacked: false, scale: Scale), "attention-se", svg: true);
     }
     var e = results.FirstOrDefault(x => x.Name == "EPSANet-26");
     if (e.Explainer is not null)

@@ -45,6 +45,7 @@ public static class ChannelWeightsChart
         double legendH = stacked && series.Count > 1 ? 26 : 0;
         double height = top + strips * (stripH + gap) + 30 + legendH;
         double width = left + plotW + (stacked ? 20 : 150);
+        width = Math.Max(width, Math.Max(Surface.Measure(title, 20), subtitle is null ? 0 : Surface.Measure(subtitle, 10)) + 24);   // a long title widens the picture
         var s = new Surface(width, height, scale);
         s.Text(width / 2, 26, title, 20, anchor: TextAnchor.Middle, bold: true, cls: "title");
         if (subtitle is not null) s.Text(width / 2, 44, subtitle, 10, ChartKit.Muted, TextAnchor.Middle, cls: "subtitle");
