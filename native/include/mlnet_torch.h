@@ -198,10 +198,11 @@ MLT_API mlt_tensor mlt_mse_loss(mlt_tensor x, mlt_tensor y, int reduction);
 MLT_API int mlt_sgd_step(mlt_tensor* params, mlt_tensor* momentum_buffers, int n, double lr, double momentum,
                          double dampening, double weight_decay, int nesterov, int maximize, int use_foreach);
 /* steps[i] counts the updates of parameter i (parameters without a grad are skipped, as in PyTorch);
-   exp_avg/exp_avg_sq/max_exp_avg_sq entries may be NULL before the first step and are written back. */
+   exp_avg/exp_avg_sq/max_exp_avg_sq entries may be NULL before the first step and are written back. use_foreach as
+   for SGD. */
 MLT_API int mlt_adamw_step(mlt_tensor* params, mlt_tensor* exp_avg, mlt_tensor* exp_avg_sq, mlt_tensor* max_exp_avg_sq,
                            int64_t* steps, int n, double lr, double beta1, double beta2, double eps,
-                           double weight_decay, int amsgrad, int maximize);
+                           double weight_decay, int amsgrad, int maximize, int use_foreach);
 
 #ifdef __cplusplus
 }

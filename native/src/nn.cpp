@@ -176,12 +176,52 @@ int mlt_sgd_step(mlt_tensor* params, mlt_tensor* bufs, int n, double lr, double 
   });
 }
 
-// torch.optim.AdamW (foreach=False) of PyTorch 1.13, step for step.
+// torch.optim.AdamW of PyTorch 1.13, step for step: use_foreach = 0 is its per-parameter loop (foreach=False),
+// use_foreach = 1 its multi-tensor form (_multi_tensor_adamw: _foreach_* calls over all parameters). Same values.
 int mlt_adamw_step(mlt_tensor* params, mlt_tensor* exp_avg, mlt_tensor* exp_avg_sq, mlt_tensor* max_exp_avg_sq,
                    int64_t* steps, int n, double lr, double beta1, double beta2, double eps, double weight_decay,
-                   int amsgrad, int maximize) {
+                   int amsgrad, int maximize, int use_foreach) {
   return guard_int([&] {
     at::NoGradGuard no_grad;
+    if (use_foreach) {
+      std::vector<at::Tensor> ps, gs, ms, vs, vmaxs;
+      std::vector<at::Scalar> step_sizes, bc2_sqrts;
+      for (int i = 0; i < n; i++) {
+        auto& p = T(params[i]);
+        const auto& g = p.grad();
+        if (!g.defined()) continue;
+        if (exp_avg[i] == nullptr) exp_avg[i] = wrap(at::zeros_like(p, at::MemoryFormat::Preserve));
+        if (exp_avg_sq[i] == nullptr) exp_avg_sq[i] = wrap(at::zeros_like(p, at::MemoryFormat::Preserve));
+        if (amsgrad && max_exp_avg_sq[i] == nullptr) max_exp_avg_sq[i] = wrap(at::zeros_like(p, at::MemoryFormat::Preserve));
+        ps.push_back(p);
+        gs.push_back(maximize ? g.neg() : g);
+        ms.push_back(T(exp_avg[i]));
+        vs.push_back(T(exp_avg_sq[i]));
+        if (amsgrad) vmaxs.push_back(T(max_exp_avg_sq[i]));
+        int64_t step = ++steps[i];
+        double bc1 = 1 - std::pow(beta1, static_cast<double>(step));
+        double bc2 = 1 - std::pow(beta2, static_cast<double>(step));
+        step_sizes.emplace_back(-(lr / bc1));
+        bc2_sqrts.emplace_back(std::sqrt(bc2));
+      }
+      if (ps.empty()) return;
+      at::_foreach_mul_(ps, 1 - lr * weight_decay);
+      at::_foreach_mul_(ms, beta1);
+      at::_foreach_add_(ms, gs, 1 - beta1);
+      at::_foreach_mul_(vs, beta2);
+      at::_foreach_addcmul_(vs, gs, gs, 1 - beta2);
+      std::vector<at::Tensor> denom;
+      if (amsgrad) {
+        for (size_t k = 0; k < vmaxs.size(); k++) at::maximum_out(vmaxs[k], vmaxs[k], vs[k]);
+        denom = at::_foreach_sqrt(vmaxs);
+      } else {
+        denom = at::_foreach_sqrt(vs);
+      }
+      at::_foreach_div_(denom, bc2_sqrts);
+      at::_foreach_add_(denom, eps);
+      at::_foreach_addcdiv_(ps, ms, denom, step_sizes);
+      return;
+    }
     for (int i = 0; i < n; i++) {
       auto& p = T(params[i]);
       auto g = p.grad();

@@ -124,7 +124,7 @@ internal static unsafe class NativeMethods
     [DllImport(Lib)] internal static extern IntPtr mlt_mse_loss(TensorHandle x, TensorHandle y, int reduction);
 
     [DllImport(Lib)] internal static extern int mlt_sgd_step(IntPtr* ps, IntPtr* bufs, int n, double lr, double momentum, double dampening, double weightDecay, int nesterov, int maximize, int useForeach);
-    [DllImport(Lib)] internal static extern int mlt_adamw_step(IntPtr* ps, IntPtr* expAvg, IntPtr* expAvgSq, IntPtr* maxExpAvgSq, long* steps, int n, double lr, double beta1, double beta2, double eps, double weightDecay, int amsgrad, int maximize);
+    [DllImport(Lib)] internal static extern int mlt_adamw_step(IntPtr* ps, IntPtr* expAvg, IntPtr* expAvgSq, IntPtr* maxExpAvgSq, long* steps, int n, double lr, double beta1, double beta2, double eps, double weightDecay, int amsgrad, int maximize, int useForeach);
 
     /// <summary>The thread's last native error message.</summary>
     internal static string LastError() => Marshal.PtrToStringUTF8(mlt_last_error()) ?? "";

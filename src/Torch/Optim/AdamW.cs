@@ -19,6 +19,14 @@ public sealed class AdamW : Optimizer
     /// <summary>Maximise instead of minimise.</summary>
     public bool Maximize { get; }
 
+    /// <summary>
+    /// PyTorch's <c>foreach</c>: true updates all parameters with one multi-tensor operation per step of the rule
+    /// (<c>torch._foreach_*</c>: a few fused kernel launches on CUDA instead of about ten per parameter), false one
+    /// parameter at a time; null (the default, as PyTorch 2) chooses the multi-tensor form when the parameters are on
+    /// CUDA. Both give the same values.
+    /// </summary>
+    public bool? Foreach { get; set; }
+
     /// <summary>Creates the optimizer over <paramref name="parameters"/> (PyTorch defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 1e-2).</summary>
     public AdamW(IEnumerable<Tensor> parameters, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
         double eps = 1e-8, double weightDecay = 1e-2, bool amsGrad = false, bool maximize = false)
@@ -90,9 +98,10 @@ public sealed class AdamW : Optimizer
             var g = ParamGroups[gi];
             if (g.Parameters.Count == 0) continue;
             var ps = Tensor.Handles(g.Parameters);
+            bool multi = Foreach ?? g.Parameters[0].Device.IsCuda;
             fixed (IntPtr* pp = ps, pm = _m[gi], pv = _v[gi], pvm = _vmax[gi])
             fixed (long* st = _steps[gi])
-                Check(mlt_adamw_step(pp, pm, pv, pvm, st, ps.Length, g.LearningRate, g.Beta1, g.Beta2, Eps, g.WeightDecay, AmsGrad ? 1 : 0, Maximize ? 1 : 0));
+                Check(mlt_adamw_step(pp, pm, pv, pvm, st, ps.Length, g.LearningRate, g.Beta1, g.Beta2, Eps, g.WeightDecay, AmsGrad ? 1 : 0, Maximize ? 1 : 0, multi ? 1 : 0));
             GC.KeepAlive(g.Parameters);
             Adopt(_m[gi], _mT[gi]);
             Adopt(_v[gi], _vT[gi]);
