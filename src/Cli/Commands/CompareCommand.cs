@@ -45,6 +45,7 @@ internal static partial class CompareCommand
         var size = Opt.Maybe<int?>("--image-size", "Side in pixels images are resized to (default 28 for Fashion-MNIST, 224 otherwise).", "PIXELS").AtLeast(8);
         var channels = Opt.Maybe<int?>("--channels", "1 (gray) or 3 (RGB) (default 1 for Fashion-MNIST, 3 otherwise).").Check(c => c is null or 1 or 3, "1 or 3");
         var small = Opt.Maybe<bool?>("--small-image", "The small-image form (3x3 stride-1 stem, no max-pool) for 28-96 px images (default: on when --image-size <= 96).");
+        var stem = Opt.Maybe<int?>("--stem-stride", "Stem conv stride of the ResNet- and EPSANet-family candidates (the others keep theirs); 2 in the small-image form quarters their cost.").Check(v => v is null or (>= 1 and <= 4), "1 to 4");
         var augment = new Option<bool>("--augment") { Description = "Random crops (padding 1/8 of the side) and horizontal flips while training." };
         var channelsLast = new Option<bool>("--channels-last") { Description = "Train and score in the channels-last (NHWC) memory format: EPSANet's grouped 7x7/9x9 convolutions run several times faster on the CPU." };
         var mean = Opt.Maybe<string>("--mean", "Per-channel mean of NormalizeImage, comma-separated (default: ImageNet's for RGB, 0.2860 for Fashion-MNIST).", "M[,M,M]");
@@ -67,7 +68,7 @@ internal static partial class CompareCommand
             + "every candidate trains a few epochs, the best 1/eta continue (resuming, not restarting) for eta times the epochs, and so on; "
             + "prints a leaderboard (metric, rung, epochs, parameters, GMACs, time, images/s) and saves the best model.")
         {
-            data, models, lrs, batches, budget, maxEpochs, minEpochs, eta, metric, validation, validationFraction, width, size, channels, small, augment,
+            data, models, lrs, batches, budget, maxEpochs, minEpochs, eta, metric, validation, validationFraction, width, size, channels, small, stem, augment,
             channelsLast, mean, std, optimizer, schedule, wd, seed, trainLimit, validationLimit, device, threads, workers, checkpoints, output, leaderboard,
             plots,
         };
@@ -82,7 +83,7 @@ internal static partial class CompareCommand
             var (m, s) = TrainCommand.Normalization(r.GetValue(mean), r.GetValue(std), c, fashion);
             bool smallImage = r.GetValue(small) ?? side <= 96;
             double w = r.GetValue(width);
-            var backbones = ParseModels(r.GetValue(models)!, w, smallImage);
+            var backbones = ParseModels(r.GetValue(models)!, w, smallImage, r.GetValue(stem) ?? 0);
             var rates = ParseList<double>(r.GetValue(lrs)!, "--lrs", t => double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x > 0 && double.IsFinite(x) ? x : null, "learning rates > 0");
             var sizes = ParseList<int>(r.GetValue(batches)!, "--batch-sizes", t => int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out int x) && x >= 1 ? x : (int?)null, "batch sizes >= 1");
             var time = ParseDuration(r.GetValue(budget)!, "--budget");
@@ -117,8 +118,11 @@ internal static partial class CompareCommand
     /// <summary>What one compare run does.</summary>
     internal sealed record Job(TrainCommand.Settings Image, BackboneExperimentSettings Experiment, DataSpec? Validation, int? TrainLimit, int? ValidationLimit, string? LeaderboardCsv, string? Plots = null);
 
-    /// <summary>"resnet18+cbam,epsanet50": registry names, each with an optional attention layer; unknown ones are usage errors naming them.</summary>
-    internal static List<BackboneChoice> ParseModels(string text, double width, bool smallImage)
+    /// <summary>
+    /// "resnet18+cbam,epsanet50": registry names, each with an optional attention layer; unknown ones are usage errors
+    /// naming them. <paramref name="stemStride"/> (0: none) goes to the models that take one.
+    /// </summary>
+    internal static List<BackboneChoice> ParseModels(string text, double width, bool smallImage, int stemStride = 0)
     {
         var list = new List<BackboneChoice>();
         foreach (var item in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
@@ -131,7 +135,7 @@ internal static partial class CompareCommand
             string? attention = parts.Length == 2 ? parts[1].ToLowerInvariant() : null;
             if (attention is not null && !AttentionFactory.Names.Contains(attention))
                 throw new UsageException($"--models: '{item}': unknown attention layer '{parts[1]}'; known layers: {string.Join(", ", AttentionFactory.Names)}");
-            var choice = new BackboneChoice(name, width, attention, smallImage);
+            var choice = new BackboneChoice(name, width, attention, smallImage, ModelRegistry.Get(name).TakesStemStride ? stemStride : 0);
             if (list.Contains(choice)) throw new UsageException($"--models: '{item}' is listed twice");
             list.Add(choice);
         }

@@ -134,6 +134,7 @@ public sealed class BackboneExperiment
                     InChannels = c,
                     SmallImage = ws.Candidate.Backbone.SmallImage,
                     WidthMultiplier = ws.Candidate.Backbone.WidthMultiplier,
+                    StemStride = ws.Candidate.Backbone.StemStride,
                     MemoryFormat = settings.MemoryFormat,
                     Attention = ws.Candidate.Backbone.Attention,
                     InputShape = new[] { c, h, w },

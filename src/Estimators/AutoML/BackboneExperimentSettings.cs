@@ -26,19 +26,27 @@ public enum MulticlassClassificationMetric
 /// <param name="WidthMultiplier">Scales every stage's channel count (default 1).</param>
 /// <param name="Attention">An attention layer for the families that take one ("se", "cbam", "eca", "ca", ...); null: the model's own.</param>
 /// <param name="SmallImage">The small-image form for 28–96 px inputs: a stride-1 stem without max-pool (default false).</param>
-public sealed record BackboneChoice(string Arch, double WidthMultiplier = 1.0, string? Attention = null, bool SmallImage = false)
+/// <param name="StemStride">The stem conv's stride (<see cref="BackboneOptions.StemStride"/>; 0, the default: the form's
+/// own). The ResNet and EPSANet families take it: a stride-2 stem in the small-image form quarters the cost of every stage.</param>
+public sealed record BackboneChoice(string Arch, double WidthMultiplier = 1.0, string? Attention = null, bool SmallImage = false, int StemStride = 0)
 {
-    /// <summary>"arch", "arch+attention", with " w0.25" when the width is not 1 and " small" for the small-image form.</summary>
+    /// <summary>"arch", "arch+attention", with " w0.25" when the width is not 1, " small" for the small-image form and " s2" for a stem stride.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Arch}{(Attention is null ? "" : "+" + Attention)}{(WidthMultiplier == 1.0 ? "" : $" w{WidthMultiplier:0.###}")}{(SmallImage ? " small" : "")}");
+        $"{Arch}{(Attention is null ? "" : "+" + Attention)}{(WidthMultiplier == 1.0 ? "" : $" w{WidthMultiplier:0.###}")}{(SmallImage ? " small" : "")}{(StemStride == 0 ? "" : $" s{StemStride}")}");
+
+    /// <summary>The registry options of this choice for <paramref name="classes"/> classes of <paramref name="channels"/>-channel images.</summary>
+    internal BackboneOptions Options(int classes, int channels) =>
+        new(classes, channels, SmallImage, WidthMultiplier, Attention) { StemStride = StemStride };
 
     internal void Validate(string where)
     {
         if (string.IsNullOrWhiteSpace(Arch)) throw new ArgumentException($"{where}: the backbone name is empty");
         try
         {
-            ModelRegistry.Get(Arch);
-            new BackboneOptions(2, 3, SmallImage, WidthMultiplier, Attention).Validate();
+            var info = ModelRegistry.Get(Arch);
+            Options(2, 3).Validate();
+            if (StemStride != 0 && !info.TakesStemStride)
+                throw new ArgumentException($"StemStride {StemStride}: {Arch} ({info.Family}) does not take a stem stride (the ResNet and EPSANet families do)");
         }
         catch (ArgumentException e)
         {

@@ -65,13 +65,12 @@ internal sealed class BackboneTrialRunner : ITrialRunner
     {
         var b = c.Backbone;
         string name = string.Create(CultureInfo.InvariantCulture,
-            $"{index:D2}-{b.Arch}{(b.Attention is null ? "" : "-" + b.Attention)}-w{b.WidthMultiplier:0.###}{(b.SmallImage ? "-small" : "")}-lr{c.LearningRate:G4}-bs{c.BatchSize}");
+            $"{index:D2}-{b.Arch}{(b.Attention is null ? "" : "-" + b.Attention)}-w{b.WidthMultiplier:0.###}{(b.SmallImage ? "-small" : "")}{(b.StemStride == 0 ? "" : $"-s{b.StemStride}")}-lr{c.LearningRate:G4}-bs{c.BatchSize}");
         foreach (char ch in Path.GetInvalidFileNameChars()) name = name.Replace(ch, '_');
         return name;
     }
 
-    private BackboneOptions Options(BackboneCandidate c) =>
-        new(_data.Classes.Count, _data.Shape.C, c.Backbone.SmallImage, c.Backbone.WidthMultiplier, c.Backbone.Attention);
+    private BackboneOptions Options(BackboneCandidate c) => c.Backbone.Options(_data.Classes.Count, _data.Shape.C);
 
     /// <summary>Builds the candidate's model as the trainer does: libtorch's generator seeded, then the registry.</summary>
     private Module<Tensor, Tensor> Create(BackboneCandidate c)

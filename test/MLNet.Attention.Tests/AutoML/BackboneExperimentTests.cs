@@ -233,6 +233,30 @@ public sealed class BackboneExperimentTests : OneThreadTest
     }
 
     [TestMethod]
+    public void AStemStrideCandidateCostsAQuarterAndItsBestModelKeepsTheStride()
+    {
+        var (ml, train, validation, features) = Data();
+        var settings = Settings();
+        settings.Backbones = [new("resnet18", 0.125, SmallImage: true), new("resnet18", 0.125, SmallImage: true, StemStride: 2)];
+        settings.MaxEpochPerCandidate = 1;
+        using var result = ml.Auto().CreateBackboneExperiment(settings).Execute(train, validation, features);
+        var full = result.Leaderboard.Single(r => r.Candidate.Backbone.StemStride == 0);
+        var strided = result.Leaderboard.Single(r => r.Candidate.Backbone.StemStride == 2);
+        Assert.AreEqual(full.Parameters, strided.Parameters, "the stride changes no weight");
+        double ratio = strided.GMacs / full.GMacs;
+        Assert.IsTrue(ratio > 0.2 && ratio < 0.35, $"a stride-2 stem quarters the multiply-adds of a 28 px small-image ResNet-18 (ratio {ratio:F3})");
+        StringAssert.Contains(strided.Name, " s2");
+        Assert.IsTrue(result.Leaderboard.All(r => r.Status == BackboneRunStatus.Finished));
+        if (result.BestRun.Candidate.Backbone.StemStride == 2)
+            Assert.AreEqual(2, result.BestBackbone.Info.StemStride, "the saved model is built with the winner's stem stride");
+        else
+            Assert.AreEqual(0, result.BestBackbone.Info.StemStride);
+        // the best model (the whole pipeline) scores the validation images the way the leaderboard measured them
+        var metrics = ml.MulticlassClassification.Evaluate(result.BestModel.Transform(validation));
+        Assert.AreEqual(result.Leaderboard[0].ValidationMetrics!.MicroAccuracy, metrics.MicroAccuracy, 1e-9);
+    }
+
+    [TestMethod]
     public void ABudgetTooShortForAnyTrialIsAnErrorThatSaysSo()
     {
         var (ml, train, validation, features) = Data();
@@ -285,6 +309,7 @@ public sealed class BackboneExperimentTests : OneThreadTest
         StringAssert.Contains(Fails(s => s.BatchSizes = [0]).Message, "BatchSize must be >= 1");
         StringAssert.Contains(Fails(s => s.ValidationFraction = 1).Message, "ValidationFraction");
         StringAssert.Contains(Fails(s => s.Backbones = [new("resnet18", WidthMultiplier: 0)]).Message, "candidate 0 ('resnet18')");
+        StringAssert.Contains(Fails(s => s.Backbones = [new("mobilenetv2", 0.25, SmallImage: true, StemStride: 2)]).Message, "mobilenetv2 (mobilenetv2) does not take a stem stride");
         StringAssert.Contains(Fails(s => s.Candidates = [new(new("resnet18"), 0.1, 32), new(new("resnet18"), 0.1, 32)]).Message, "listed 2 times");
         StringAssert.Contains(Fails(s => s.LearningRateScheduler = LearningRateScheduler.CosineWithWarmup(5)).Message, "WarmupEpochs");
 

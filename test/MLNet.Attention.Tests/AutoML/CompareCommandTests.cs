@@ -75,6 +75,17 @@ public sealed class CompareCommandTests : OneThreadTest
         Usage("--eta must be >= 2", "--models", "resnet18", "--eta", "1");
         Usage("--min-epochs 4 is more than --max-epochs 3", "--models", "resnet18", "--min-epochs", "4", "--max-epochs", "3");
         Usage("--models", "--budget", "1m");
+        Usage("--stem-stride", "--models", "resnet18", "--stem-stride", "5");
+    }
+
+    [TestMethod]
+    public void StemStrideGoesToTheModelsThatTakeOne()
+    {
+        var list = CompareCommand.ParseModels("resnet18+cbam,epsanet14,mobilenetv2", 0.25, smallImage: true, stemStride: 2);
+        CollectionAssert.AreEqual(new[] { 2, 2, 0 }, list.Select(b => b.StemStride).ToArray());
+        Assert.AreEqual("resnet18+cbam w0.25 small s2", list[0].ToString());
+        Assert.AreEqual("mobilenetv2 w0.25 small", list[2].ToString());
+        CollectionAssert.AreEqual(new[] { 0, 0, 0 }, CompareCommand.ParseModels("resnet18+cbam,epsanet14,mobilenetv2", 0.25, true).Select(b => b.StemStride).ToArray());
     }
 
     [TestMethod]
