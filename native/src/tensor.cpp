@@ -98,9 +98,21 @@ mlt_tensor mlt_to(mlt_tensor h, int device_type, int device_index, int dtype, in
   });
 }
 mlt_tensor mlt_pin_memory(mlt_tensor h) { return guard_tensor([&] { return T(h).pin_memory(); }); }
+// channels_last: the canonical NHWC strides (C*H*W, 1, W*C, C), as tensor.to(memory_format=torch.channels_last) gives
+// them. contiguous(ChannelsLast) alone keeps NCHW strides when a size-1 dimension makes both layouts "contiguous" (one
+// input channel, 1x1 kernels); oneDNN then reads the tensor as NCHW.
 mlt_tensor mlt_contiguous(mlt_tensor h, int channels_last) {
   return guard_tensor([&] {
-    return T(h).contiguous(channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
+    const auto& t = T(h);
+    if (!channels_last) return t.contiguous();
+    auto r = t.contiguous(at::MemoryFormat::ChannelsLast);
+    if (r.dim() != 4) return r;
+    auto n = r.sizes();
+    auto s = r.strides();
+    if (s[1] == 1 && s[3] == n[1] && s[2] == n[3] * n[1] && s[0] == n[2] * n[3] * n[1]) return r;
+    auto e = at::empty(t.sizes(), t.options().memory_format(at::MemoryFormat::ChannelsLast));
+    e.copy_(t);
+    return e;
   });
 }
 mlt_tensor mlt_clone(mlt_tensor h) { return guard_tensor([&] { return T(h).clone(); }); }

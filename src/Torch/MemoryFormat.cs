@@ -15,12 +15,29 @@ public enum MemoryFormat
 /// <summary>Memory-format conversions of tensors and modules.</summary>
 public static class MemoryFormatExtensions
 {
-    /// <summary>The same values in <paramref name="format"/> (this tensor's data when already laid out so). Tensors that are not 4-D
-    /// are returned as a contiguous tensor for <see cref="MemoryFormat.Contiguous"/> and unchanged in layout for channels-last.</summary>
+    /// <summary>
+    /// The same values in <paramref name="format"/> (this tensor's data when already laid out so). Channels-last gives
+    /// the canonical NHWC strides (C·H·W, 1, W·C, C) as PyTorch's <c>tensor.to(memory_format=torch.channels_last)</c>
+    /// does, also where <c>contiguous(channels_last)</c> would keep NCHW strides because a size-1 dimension makes them
+    /// ambiguous (one input channel, 1×1 kernels): oneDNN reads those as NCHW, and a gray-image stem or a 1×1 conv would
+    /// then run its stage in NCHW, with batch norm's backward on its slow mixed-format path. Tensors that are not 4-D
+    /// are returned as a contiguous tensor for <see cref="MemoryFormat.Contiguous"/> and unchanged in layout for channels-last.
+    /// </summary>
     public static Tensor Contiguous(this Tensor tensor, MemoryFormat format)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         return format == MemoryFormat.ChannelsLast && tensor.Dim == 4 ? tensor.ContiguousChannelsLast() : tensor.Contiguous();
+    }
+
+    /// <summary>True when <paramref name="tensor"/> (4-D) has exactly the strides (C·H·W, 1, W·C, C) of a channels-last tensor of its shape.</summary>
+    public static bool IsCanonicalChannelsLast(this Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (tensor.Dim != 4) return false;
+        var shape = tensor.Shape;
+        var strides = tensor.Strides;
+        long c = shape[1], w = shape[3];
+        return strides[1] == 1 && strides[3] == c && strides[2] == w * c && strides[0] == shape[2] * w * c;
     }
 
     /// <summary>

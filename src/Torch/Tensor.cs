@@ -196,7 +196,8 @@ public sealed partial class Tensor : IDisposable
     /// <summary>A contiguous tensor (this one's data if already contiguous).</summary>
     public Tensor Contiguous() => new(mlt_contiguous(Handle, 0));
 
-    /// <summary>The same values in channels-last (NHWC) memory order.</summary>
+    /// <summary>The same values in channels-last (NHWC) memory order, with the canonical strides (C·H·W, 1, W·C, C) of
+    /// PyTorch's <c>to(memory_format=torch.channels_last)</c> (a copy also when size-1 dimensions make NCHW strides pass for NHWC).</summary>
     public Tensor ContiguousChannelsLast() => new(mlt_contiguous(Handle, 1));
 
     /// <summary>A copy of the data, recorded by autograd.</summary>

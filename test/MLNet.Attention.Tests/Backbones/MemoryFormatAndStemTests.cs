@@ -77,6 +77,37 @@ public sealed class MemoryFormatAndStemTests
     }
 
     [TestMethod]
+    public void ChannelsLastHasCanonicalStridesWhereSizeOneDimensionsMakeThemAmbiguous()
+    {
+        using var scope = Tensor.NewDisposeScope();
+        // PyTorch's to(memory_format=torch.channels_last) strides: (C*H*W, 1, W*C, C), also for one channel or 1x1 kernels,
+        // whose NCHW strides contiguous(channels_last) would keep (oneDNN reads those as NCHW)
+        var gray = Tensor.Randn(new long[] { 8, 1, 28, 28 });
+        CollectionAssert.AreEqual(new long[] { 784, 784, 28, 1 }, gray.Strides);
+        var cl = gray.Contiguous(MemoryFormat.ChannelsLast);
+        CollectionAssert.AreEqual(new long[] { 784, 1, 28, 1 }, cl.Strides);
+        Assert.IsTrue(cl.IsCanonicalChannelsLast());
+        CollectionAssert.AreEqual(gray.ToArray<float>(), cl.Contiguous().ToArray<float>());
+        var pointwise = Tensor.Randn(new long[] { 16, 64, 1, 1 });
+        CollectionAssert.AreEqual(new long[] { 64, 1, 64, 64 }, pointwise.Contiguous(MemoryFormat.ChannelsLast).Strides);
+        var already = Tensor.Randn(new long[] { 2, 3, 4, 5 }).ContiguousChannelsLast();
+        CollectionAssert.AreEqual(new long[] { 60, 1, 15, 3 }, already.Strides);
+        Assert.IsFalse(Tensor.Randn(new long[] { 2, 3 }).IsCanonicalChannelsLast());
+
+        // A gray-image backbone in channels-last stays in it from the stem on (it had run its first stage in NCHW).
+        using var model = ModelRegistry.Create("epsanet14", Small(2));
+        model.ToMemoryFormat(MemoryFormat.ChannelsLast);
+        Assert.IsTrue(model.NamedParameters().Where(p => p.Value.Dim == 4).All(p => p.Value.IsCanonicalChannelsLast()), "every conv weight");
+        var layouts = new List<(string Module, bool ChannelsLast)>();
+        var hooks = model.NamedModules().Where(m => m.Value is BatchNorm2d)
+            .Select(m => ((Module<Tensor, Tensor>)m.Value).RegisterForwardHook((Module _, Tensor input, Tensor _) => layouts.Add((m.Key, input.IsCanonicalChannelsLast() || input.Strides[1] == 1)))).ToList();
+        model.Forward(cl);
+        foreach (var h in hooks) h.Dispose();
+        Assert.IsTrue(layouts.Count > 10);
+        foreach (var (module, channelsLast) in layouts) Assert.IsTrue(channelsLast, $"{module}'s input is channels-last");
+    }
+
+    [TestMethod]
     public void StemStrideHalvesTheStemOutput()
     {
         using var scope = Tensor.NewDisposeScope();
