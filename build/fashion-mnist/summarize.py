@@ -25,8 +25,11 @@ def main():
           "`build/fashion-mnist/run.sh` on the 2-core development machine (Debian 12, libtorch 1.13.1, 2 threads), "
           "60,000 training images, the 10,000 test images scored after every epoch. Recipe: small-image form, "
           "channels-last, batch 128, SGD Nesterov, one-cycle to lr 0.1, weight decay 5e-4, label smoothing 0.1, "
-          "pad-2 random crop + flip, normalised (0.2860/0.3530). images/s: the median epoch (other agents shared "
-          "the machine during these runs, so the speed columns are lower bounds; the accuracy is unaffected).", "",
+          "pad-2 random crop + flip, normalised (0.2860/0.3530). images/s: the median epoch. The C# runs "
+          "(2026-11-22, after the channels-last stride fix) and the PyTorch EPSANet-14 run had the machine to themselves; "
+          "the PyTorch SE-ResNet-18 run (2026-11-21) shared it with other jobs, so its speed is a lower bound (quiet: "
+          "1,564 images/s for one epoch). The C# runs before the fix are in results/before-layout-fix/ (93.04 % and "
+          "93.17 %).", "",
           "| framework | model | parameters | epochs | test acc. after epoch 1 | final test acc. | minutes | images/s (median / best epoch) | test accuracy per epoch |",
           "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in sorted(rows, key=lambda r: (r["model"], r["epochs"], r["fw"])):
