@@ -18,13 +18,12 @@ public sealed class OptimizerParityTests
         _ => throw new ArgumentException(name),
     };
 
+    /// <summary>The optimizer configurations of fixtures/optim.safetensors (see <see cref="Make"/>).</summary>
+    public static IEnumerable<object[]> FixtureNames =>
+        new[] { "sgd_plain", "sgd_momentum_wd", "sgd_nesterov_wd", "adamw_default", "adamw_custom", "adamw_amsgrad" }.Select(n => new object[] { n });
+
     [TestMethod]
-    [DataRow("sgd_plain")]
-    [DataRow("sgd_momentum_wd")]
-    [DataRow("sgd_nesterov_wd")]
-    [DataRow("adamw_default")]
-    [DataRow("adamw_custom")]
-    [DataRow("adamw_amsgrad")]
+    [DynamicData(nameof(FixtureNames))]
     public void ThreeStepsMatchPyTorch(string name)
     {
         var fx = Fixtures.Load("optim.safetensors");
@@ -51,12 +50,7 @@ public sealed class OptimizerParityTests
     }
 
     [TestMethod]
-    [DataRow("sgd_plain")]
-    [DataRow("sgd_momentum_wd")]
-    [DataRow("sgd_nesterov_wd")]
-    [DataRow("adamw_default")]
-    [DataRow("adamw_custom")]
-    [DataRow("adamw_amsgrad")]
+    [DynamicData(nameof(FixtureNames))]
     public void ForeachMatchesPyTorchAndThePerParameterLoopBitForBit(string name)
     {
         var fx = Fixtures.Load("optim.safetensors");
