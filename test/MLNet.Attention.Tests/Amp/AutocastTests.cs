@@ -140,7 +140,7 @@ public sealed class AutocastTests
     /// cap removes it, and PyTorch itself then fails with the same error. A real AVX2 CPU takes ATen's own bfloat16
     /// convolution instead; make_amp_fixtures.py checks that path against the bounds of the test below.
     /// </summary>
-    private static void SkipWhereTheOneDnnCapHidesItsBFloat16Convolution()
+    internal static void SkipWhereTheOneDnnCapHidesItsBFloat16Convolution()
     {
         if (Environment.GetEnvironmentVariable("ONEDNN_MAX_CPU_ISA") is null && Environment.GetEnvironmentVariable("DNNL_MAX_CPU_ISA") is null) return;
         using var scope = Tensor.NewDisposeScope();
