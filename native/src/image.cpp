@@ -100,6 +100,13 @@ inline uint32_t le32(const uint8_t* p) {
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
 }
 
+// a * b for sizes read from headers (non-negative, up to 2^40 for PNM), saturated instead of overflowing: a
+// PNG header alone can declare 2^32 x 2^32 pixels (found by build/fuzz.sh as signed overflow in the size message).
+inline int64_t mul_sat(int64_t a, int64_t b) {
+  if (a <= 0 || b <= 0) return a < 0 || b < 0 ? -1 : 0;
+  return a > INT64_MAX / b ? INT64_MAX : a * b;
+}
+
 // ---- CRC-32 (PNG chunks) ----
 struct Crc32 {
   uint32_t table[8][256];
@@ -131,7 +138,29 @@ const Crc32& crc32() {
 }
 
 // ---- completeness checks ----
-void check_jpeg(const uint8_t* d, int64_t n) {
+// A DHT segment's tables, read as stb_image reads them (from the stream, L = the segment length - 2, bytes past the
+// end reading as 0). stb_image 2.27 (Debian's) sums a table's 16 code counts without a bound and then writes that
+// many code sizes into a 257-entry array and that many values into a 256-entry one: a memory overwrite found by
+// build/fuzz.sh (upstream 2.28 refuses more than 256). So every table is checked here before stb sees the file; other
+// malformed tables are left to stb's own errors.
+void check_jpeg_dht(const uint8_t* d, int64_t n, int64_t p, int64_t L) {
+  auto byte = [&](int64_t i) -> int { return i < n ? d[i] : 0; };
+  while (L > 0) {
+    int q = byte(p);
+    if ((q >> 4) > 1 || (q & 15) > 3) return;
+    int64_t codes = 0;
+    for (int i = 1; i <= 16; i++) codes += byte(p + i);
+    if (codes > 256)
+      fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: the Huffman table (DHT) at byte " + std::to_string(p) + " declares " +
+                                      std::to_string(codes) + " codes, more than 256");
+    p += 17 + codes;
+    L -= 17 + codes;
+  }
+}
+
+// Walks the marker segments up to EOI. strict (before decoding): the data must reach EOI and be well formed. Otherwise
+// (before stb reads the header) only the Huffman tables are checked and anything else is left to stb.
+void check_jpeg(const uint8_t* d, int64_t n, bool strict = true) {
   int64_t p = 2;  // after SOI
   bool in_scan = false;
   while (true) {
@@ -140,9 +169,9 @@ void check_jpeg(const uint8_t* d, int64_t n) {
       const uint8_t* q = d + p;
       while (true) {
         const void* ff = std::memchr(q, 0xFF, static_cast<size_t>(d + n - q));
-        if (ff == nullptr) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a scan, before the end-of-image marker");
+        if (ff == nullptr) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a scan, before the end-of-image marker"); }
         q = static_cast<const uint8_t*>(ff);
-        if (q + 1 >= d + n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a scan, before the end-of-image marker");
+        if (q + 1 >= d + n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a scan, before the end-of-image marker"); }
         uint8_t m = q[1];
         if (m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0xFF) {
           q += (m == 0xFF) ? 1 : 2;
@@ -153,17 +182,27 @@ void check_jpeg(const uint8_t* d, int64_t n) {
       p = q - d;
       in_scan = false;
     }
-    if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends before the end-of-image marker");
-    if (d[p] != 0xFF) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: expected a marker at byte " + std::to_string(p));
+    if (p >= n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends before the end-of-image marker"); }
+    if (d[p] != 0xFF) {
+      if (strict) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: expected a marker at byte " + std::to_string(p));
+      // stb's header reader skips padding between segments up to the next 0xFF: so does this walk.
+      const void* ff = std::memchr(d + p, 0xFF, static_cast<size_t>(n - p));
+      if (ff == nullptr) return;
+      p = static_cast<const uint8_t*>(ff) - d;
+    }
     while (p < n && d[p] == 0xFF) p++;  // fill bytes
-    if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends before the end-of-image marker");
+    if (p >= n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends before the end-of-image marker"); }
     uint8_t m = d[p++];
     if (m == 0xD9) return;                                // EOI
     if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // standalone markers
-    if (p + 2 > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment");
+    if (p + 2 > n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment"); }
     int64_t len = be16(d + p);
-    if (len < 2) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: marker segment of length " + std::to_string(len));
-    if (p + len > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment");
+    if (len < 2) {
+      if (!strict) return;
+      fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: marker segment of length " + std::to_string(len));
+    }
+    if (m == 0xC4) check_jpeg_dht(d, n, p + 2, len - 2);
+    if (p + len > n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment"); }
     p += len;
     if (m == 0xDA) in_scan = true;
   }
@@ -250,10 +289,12 @@ void check_bmp(const uint8_t* d, int64_t n) {
   if (compression != 0 && compression != 3) return;  // RLE and others: stb reports them
   if (w <= 0 || bpp <= 0) return;                    // stb reports bad sizes
   int64_t rows = h < 0 ? -h : h;
-  int64_t row_bytes = ((w * bpp + 31) / 32) * 4;
-  if (offset + row_bytes * rows > n)
+  int64_t row_bytes = ((mul_sat(w, bpp) / 32) + 1) * 4;  // ((w * bpp + 31) / 32) * 4, without overflow
+  if ((mul_sat(w, bpp) % 32) == 0) row_bytes -= 4;
+  int64_t pixel_bytes = mul_sat(row_bytes, rows);
+  if (pixel_bytes > n - offset)
     fail(MLT_IMAGE_ERR_TRUNCATED, "truncated BMP: " + std::to_string(n - offset) + " bytes of pixel data, " +
-                                      std::to_string(row_bytes * rows) + " expected");
+                                      std::to_string(pixel_bytes) + " expected");
 }
 
 bool pnm_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
@@ -282,8 +323,8 @@ void check_pnm(const uint8_t* d, int64_t n) {
   int64_t w = pnm_int(d, n, p), h = pnm_int(d, n, p), maxv = pnm_int(d, n, p);
   if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNM: no pixel data");
   p++;  // one whitespace byte
-  int64_t need = w * h * (d[1] == '6' ? 3 : 1) * (maxv > 255 ? 2 : 1);
-  if (p + need > n)
+  int64_t need = mul_sat(mul_sat(w, h), (d[1] == '6' ? 3 : 1) * (maxv > 255 ? 2 : 1));
+  if (need > n - p)
     fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNM: " + std::to_string(n - p) + " bytes of pixel data, " + std::to_string(need) + " expected");
 }
 
@@ -416,8 +457,28 @@ int stb_info(const uint8_t* d, int len, int format, int* w, int* h, int* comp) {
     case MLT_IMAGE_FORMAT_GIF: return stbi__gif_info(&s, w, h, comp);
     case MLT_IMAGE_FORMAT_BMP: return stbi__bmp_info(&s, w, h, comp);
     case MLT_IMAGE_FORMAT_PNM: return stbi__pnm_info(&s, w, h, comp);
-    default: return stbi_info_from_memory(d, len, w, h, comp);
+    // No signature of ours: only TGA is left (stbi_info_from_memory would try JPEG first, with a looser test).
+    default: return stbi__tga_info(&s, w, h, comp);
   }
+}
+
+// The format stbi_load_from_memory will decode the data as: the first of its tests, in its order, that passes.
+// Its tests are looser than sniff() (the JPEG test skips leading 0xFF fill bytes, for one), and a file that we check
+// as one format but stb decodes as another escapes our checks: "FF FF D8 ..." passed as TGA and stb decoded it as a
+// JPEG with a bad Huffman table (found by build/fuzz.sh). So the two must agree before anything is decoded.
+int stb_load_format(const uint8_t* d, int len) {
+  auto test = [&](int (*f)(stbi__context*)) {
+    stbi__context s;
+    stbi__start_mem(&s, d, len);
+    return f(&s) != 0;
+  };
+  if (test(stbi__png_test)) return MLT_IMAGE_FORMAT_PNG;
+  if (test(stbi__bmp_test)) return MLT_IMAGE_FORMAT_BMP;
+  if (test(stbi__gif_test)) return MLT_IMAGE_FORMAT_GIF;
+  if (test(stbi__jpeg_test)) return MLT_IMAGE_FORMAT_JPEG;
+  if (test(stbi__pnm_test)) return MLT_IMAGE_FORMAT_PNM;
+  if (test(stbi__tga_test)) return MLT_IMAGE_FORMAT_TGA;
+  return MLT_IMAGE_FORMAT_UNKNOWN;
 }
 
 Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t max_pixels) {
@@ -431,10 +492,13 @@ Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t m
     fail(MLT_IMAGE_ERR_UNSUPPORTED, std::string("PNM variant P") + char(d[1]) + " is not supported (binary P5 and P6 are)");
   int64_t dw = 0, dh = 0;
   bool declared = declared_size(d, n, h.format, dw, dh);
-  std::string size = std::to_string(dw) + "x" + std::to_string(dh) + " = " + std::to_string(dw * dh) + " pixels";
-  if (declared && max_pixels > 0 && dw * dh > max_pixels)
+  const int64_t declared_pixels = mul_sat(dw, dh);
+  std::string size = std::to_string(dw) + "x" + std::to_string(dh) + " = " +
+                     (declared_pixels == INT64_MAX ? std::string("more than 2^63") : std::to_string(declared_pixels)) + " pixels";
+  if (declared && max_pixels > 0 && declared_pixels > max_pixels)
     fail(MLT_IMAGE_ERR_TOO_LARGE, std::string("decompression bomb guard: the ") + format_name(h.format) + " header declares " + size +
                                       ", above the limit of " + std::to_string(max_pixels));
+  if (h.format == MLT_IMAGE_FORMAT_JPEG) check_jpeg(d, n, /*strict=*/false);  // tables stb would mis-handle
   if (!stb_info(d, len, h.format, &h.w, &h.h, &h.comp)) {
     const char* reason = stbi_failure_reason();
     std::string why = reason ? reason : "unreadable header";
@@ -452,6 +516,10 @@ Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t m
     fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + " header: " + why);
   }
   if (h.format == MLT_IMAGE_FORMAT_UNKNOWN) h.format = MLT_IMAGE_FORMAT_TGA;  // stb's last, signature-less test
+  const int stb_format = stb_load_format(d, len);
+  if (stb_format != h.format)
+    fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + ": the data is ambiguous (stb_image would decode it as " +
+                                    format_name(stb_format) + ")");
   if (h.w <= 0 || h.h <= 0)
     fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + ": size " + std::to_string(h.w) + "x" + std::to_string(h.h));
   int64_t pixels = static_cast<int64_t>(h.w) * h.h;
