@@ -1,6 +1,9 @@
 // Image decoding: stb_image (Debian libstb-dev) compiled into this library, plus what stb leaves out:
 // completeness checks (stb pads a truncated file with zeros and reports success), PNG CRCs, the JPEG EXIF
 // orientation, the pixel limit taken from the header, and clear errors for non-images and foreign formats.
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -508,11 +511,12 @@ Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t m
                                             " (supported: JPEG, PNG, BMP, GIF, TGA, PNM)");
       fail(MLT_IMAGE_ERR_NOT_IMAGE, "not an image: no JPEG, PNG, BMP, GIF, TGA or PNM signature");
     }
+    // A header cut short first: stb reads past the end as zeros, so a cut PNG IHDR can look "too large".
+    if (!declared && n < 64)
+      fail(MLT_IMAGE_ERR_TRUNCATED, std::string("truncated ") + format_name(h.format) + ": the header is incomplete (" + why + ")");
     if (why == "too large")
       fail(MLT_IMAGE_ERR_TOO_LARGE, std::string("the ") + format_name(h.format) + " header declares " + (declared ? size : "a size") +
                                         ", more than stb_image decodes (1 GiB of pixels)");
-    if (!declared && n < 64)
-      fail(MLT_IMAGE_ERR_TRUNCATED, std::string("truncated ") + format_name(h.format) + ": the header is incomplete (" + why + ")");
     fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + " header: " + why);
   }
   if (h.format == MLT_IMAGE_FORMAT_UNKNOWN) h.format = MLT_IMAGE_FORMAT_TGA;  // stb's last, signature-less test
@@ -663,6 +667,19 @@ int mlt_image_info(const uint8_t* data, int64_t len, int apply_orientation, int6
 int mlt_image_decode(const uint8_t* data, int64_t len, int channels, int apply_orientation, int64_t max_pixels,
                      uint8_t* out, int64_t out_len, mlt_image_info_t* info) {
   return guard([&] { return decode(data, len, channels, apply_orientation, max_pixels, out, out_len, info); });
+}
+
+int mlt_file_kind(const char* path) {
+  if (path == nullptr) return -EINVAL;
+  struct stat st;
+  if (stat(path, &st) != 0) return -errno;
+  if (S_ISREG(st.st_mode)) return MLT_FILE_REGULAR;
+  if (S_ISDIR(st.st_mode)) return MLT_FILE_DIRECTORY;
+  if (S_ISFIFO(st.st_mode)) return MLT_FILE_FIFO;
+  if (S_ISCHR(st.st_mode)) return MLT_FILE_CHAR_DEVICE;
+  if (S_ISBLK(st.st_mode)) return MLT_FILE_BLOCK_DEVICE;
+  if (S_ISSOCK(st.st_mode)) return MLT_FILE_SOCKET;
+  return MLT_FILE_OTHER;
 }
 
 }  // extern "C"
