@@ -319,6 +319,31 @@ int64_t pnm_int(const uint8_t* d, int64_t n, int64_t& p) {
   return v;
 }
 
+// stb_image 2.27 reads the PNM header's numbers as value * 10 + digit in an int with no bound (a signed overflow
+// found by build/fuzz.sh; upstream 2.28 stops at "integer parse overflow"). Checked here first, reading the numbers
+// as stb does: whitespace and comments skipped, digits until a non-digit; a missing number reads as 0 there and
+// stops the parse here (stb then reads only zeros).
+void check_pnm_numbers(const uint8_t* d, int64_t n) {
+  static const char* const what[3] = {"width", "height", "maximum value"};
+  const int64_t limit[3] = {int64_t{1} << 24, int64_t{1} << 24, 65535};  // stb's STBI_MAX_DIMENSIONS and 16 bits
+  int64_t p = 2;
+  for (int i = 0; i < 3; i++) {
+    while (p < n && (pnm_space(d[p]) || d[p] == '#')) {
+      if (d[p] == '#')
+        while (p < n && d[p] != '\n' && d[p] != '\r') p++;
+      else
+        p++;
+    }
+    if (p >= n || d[p] < '0' || d[p] > '9') return;
+    int64_t v = 0;
+    while (p < n && d[p] >= '0' && d[p] <= '9') {
+      v = v * 10 + (d[p++] - '0');
+      if (v > limit[i])
+        fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt PNM: the header's ") + what[i] + " is larger than " + std::to_string(limit[i]));
+    }
+  }
+}
+
 void check_pnm(const uint8_t* d, int64_t n) {
   if (d[1] != '5' && d[1] != '6')
     fail(MLT_IMAGE_ERR_UNSUPPORTED, std::string("PNM variant P") + char(d[1]) + " is not supported (binary P5 and P6 are)");
@@ -468,7 +493,8 @@ int stb_info(const uint8_t* d, int len, int format, int* w, int* h, int* comp) {
 // The format stbi_load_from_memory will decode the data as: the first of its tests, in its order, that passes.
 // Its tests are looser than sniff() (the JPEG test skips leading 0xFF fill bytes, for one), and a file that we check
 // as one format but stb decodes as another escapes our checks: "FF FF D8 ..." passed as TGA and stb decoded it as a
-// JPEG with a bad Huffman table (found by build/fuzz.sh). So the two must agree before anything is decoded.
+// JPEG with a bad Huffman table (found by build/fuzz.sh). So stb_info reads signature-less data as TGA only (that
+// input is now "not an image"), and the two must agree before anything is decoded.
 int stb_load_format(const uint8_t* d, int len) {
   auto test = [&](int (*f)(stbi__context*)) {
     stbi__context s;
@@ -502,6 +528,7 @@ Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t m
     fail(MLT_IMAGE_ERR_TOO_LARGE, std::string("decompression bomb guard: the ") + format_name(h.format) + " header declares " + size +
                                       ", above the limit of " + std::to_string(max_pixels));
   if (h.format == MLT_IMAGE_FORMAT_JPEG) check_jpeg(d, n, /*strict=*/false);  // tables stb would mis-handle
+  if (h.format == MLT_IMAGE_FORMAT_PNM) check_pnm_numbers(d, n);                // numbers stb would overflow on
   if (!stb_info(d, len, h.format, &h.w, &h.h, &h.comp)) {
     const char* reason = stbi_failure_reason();
     std::string why = reason ? reason : "unreadable header";

@@ -11,6 +11,9 @@ namespace MLNet.Attention.Tests.Fuzz;
 /// </summary>
 internal sealed record ParserTarget(string Name, string Extension, Func<string, object?> Parse, Type DocumentedException)
 {
+    /// <summary>Folders under test/fixtures/fuzz/ whose inputs are replayed through this target (default: its name).</summary>
+    public string[] CorpusFolders { get; init; } = [Name];
+
     /// <summary>True when <paramref name="e"/> is the documented failure for <paramref name="path"/> (type and file named).</summary>
     public Func<Exception, string, bool> IsDocumented { get; init; } =
         (e, path) => e.GetType() == typeof(InvalidDataException) && e.Message.Contains(path, StringComparison.Ordinal);
@@ -74,11 +77,8 @@ internal static class ParserFuzzHarness
         if (v is not null) Assert.Fail($"{what}: {v}");
     }
 
-    /// <summary>The committed inputs of a target: test/fixtures/fuzz/&lt;name&gt;/{corpus,crashes}/*.</summary>
-    public static string[] CommittedInputs(string name)
-    {
-        string dir = Path.Combine(AppContext.BaseDirectory, "fixtures", "fuzz", name);
-        if (!Directory.Exists(dir)) return [];
-        return Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToArray();
-    }
+    /// <summary>The committed inputs of targets: test/fixtures/fuzz/&lt;name&gt;/{corpus,crashes}/* for each name.</summary>
+    public static string[] CommittedInputs(params string[] names) =>
+        names.Select(n => Path.Combine(AppContext.BaseDirectory, "fixtures", "fuzz", n)).Where(Directory.Exists)
+            .SelectMany(d => Directory.EnumerateFiles(d, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)).ToArray();
 }

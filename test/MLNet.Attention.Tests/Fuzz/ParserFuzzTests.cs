@@ -46,8 +46,8 @@ public sealed class ParserFuzzTests
     public void CommittedInputsGiveAllowedOutcomes(string name)
     {
         var target = new[] { ParserTargets.Pth, ParserTargets.PthObject, ParserTargets.SafeTensorsFile, ParserTargets.Image }.Single(t => t.Name == name);
-        var files = ParserFuzzHarness.CommittedInputs(name);
-        Assert.IsNotEmpty(files, $"no committed inputs under test/fixtures/fuzz/{name}");
+        var files = ParserFuzzHarness.CommittedInputs(target.CorpusFolders);
+        Assert.IsNotEmpty(files, $"no committed inputs under test/fixtures/fuzz/{string.Join(", ", target.CorpusFolders)}");
         foreach (var f in files) ParserFuzzHarness.Check(target, File.ReadAllBytes(f), Path.GetFileName(f));
     }
 

@@ -33,6 +33,8 @@ internal static class ParserTargets
     public static readonly ParserTarget Image = new("image_resize", ".img", DecodeAndResize, typeof(ImageDataException))
     {
         IsDocumented = (e, path) => e is ImageDataException ide && ide.Input == path,
+        // Its own findings, and the native decode corpus (libFuzzer's coverage-guided inputs) through the resizes.
+        CorpusFolders = ["image_resize", "image_decode"],
         // Decoded pixels: up to the 4 Mpx limit used here times 4 channels, plus the resized copies.
         AllowedBytes = n => 64 * n + (96L << 20),
     };
