@@ -615,6 +615,44 @@ void orient_copy(const uint8_t* src, int sw, int sh, int c, int orientation, uin
   }
 }
 
+// stb's convert_format for the cases it would do here: gray replicated to RGB, alpha kept or added as 255, colour
+// to gray with Pillow's weights (like the to_gray path below).
+void convert_channels(const stbi_uc* src, stbi_uc* dst, size_t count, int from, int to) {
+  for (size_t i = 0; i < count; i++) {
+    const stbi_uc* s = src + i * from;
+    stbi_uc* o = dst + i * to;
+    const bool colour = from >= 3;
+    const stbi_uc alpha = (from == 2 || from == 4) ? s[from - 1] : 255;
+    if (to >= 3) {
+      o[0] = s[0];
+      o[1] = colour ? s[1] : s[0];
+      o[2] = colour ? s[2] : s[0];
+    } else {
+      o[0] = colour ? static_cast<stbi_uc>((s[0] * 19595u + s[1] * 38470u + s[2] * 7471u + 0x8000u) >> 16) : s[0];
+    }
+    if (to == 2 || to == 4) o[to - 1] = alpha;
+  }
+}
+
+// A binary 16-bit PGM/PPM (check_pnm has checked its size): the high byte of every big-endian sample, the rule
+// for 16-bit PNGs too. Returns a malloc'ed w x h x comp buffer.
+stbi_uc* read_pnm16(const uint8_t* d, int64_t n, int& w, int& h, int& comp) {
+  int64_t p = 2;
+  int64_t pw = pnm_int(d, n, p), ph = pnm_int(d, n, p);
+  pnm_int(d, n, p);  // the maximum value (> 255 here)
+  p++;               // one whitespace byte
+  comp = d[1] == '6' ? 3 : 1;
+  if (pw <= 0 || ph <= 0 || pw > (1 << 24) || ph > (1 << 24)) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt PNM: bad size");
+  const size_t count = static_cast<size_t>(pw) * static_cast<size_t>(ph) * comp;
+  if (mul_sat(static_cast<int64_t>(count), 2) > n - p) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNM: the pixel data is incomplete");
+  auto* out = static_cast<stbi_uc*>(std::malloc(count));
+  if (out == nullptr) fail(MLT_IMAGE_ERR_TOO_LARGE, "out of memory while decoding the image");
+  for (size_t i = 0; i < count; i++) out[i] = d[p + 2 * static_cast<int64_t>(i)];
+  w = static_cast<int>(pw);
+  h = static_cast<int>(ph);
+  return out;
+}
+
 struct StbFree {
   void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
@@ -631,8 +669,13 @@ int decode(const uint8_t* d, int64_t n, int channels, int apply_orientation, int
   // Colour to gray goes through RGB and Pillow's weights (stb's own luma weights differ).
   bool to_gray = channels <= 2 && h.comp >= 3;
   int req = to_gray ? (channels == 1 ? 3 : 4) : channels;
+  // stb_image 2.27 converts a 16-bit PNM's channels as if it were 8-bit and then reads twice the buffer it made
+  // (a heap overflow found by build/fuzz.sh: CVE-2021-42716's bug), and it reads the big-endian samples in the
+  // machine's byte order (so it kept the low byte). 16-bit PNMs are therefore read here, and converted below.
+  const bool own_conversion = h.format == MLT_IMAGE_FORMAT_PNM && h.bits == 16;
   int w = 0, hh = 0, comp = 0;
-  std::unique_ptr<stbi_uc, StbFree> px(stbi_load_from_memory(d, static_cast<int>(n), &w, &hh, &comp, req));
+  std::unique_ptr<stbi_uc, StbFree> px(own_conversion ? read_pnm16(d, n, w, hh, comp)
+                                                      : stbi_load_from_memory(d, static_cast<int>(n), &w, &hh, &comp, req));
   if (!px) {
     const char* reason = stbi_failure_reason();
     std::string why = reason ? reason : "unknown reason";
@@ -641,6 +684,18 @@ int decode(const uint8_t* d, int64_t n, int channels, int apply_orientation, int
         why == "unsupported bit depth" || why == "1/2/4/8/16-bit only" || why == "only 8-bit")
       code = MLT_IMAGE_ERR_UNSUPPORTED;
     fail(code, std::string(code == MLT_IMAGE_ERR_UNSUPPORTED ? "unsupported " : "corrupt ") + format_name(h.format) + ": " + why);
+  }
+  const bool swapped = apply_orientation && h.orientation >= 5;
+  if (w != (swapped ? h.h : h.w) || hh != (swapped ? h.w : h.h))
+    fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + ": the header says " + std::to_string(h.w) + "x" +
+                                    std::to_string(h.h) + " but the image decodes as " + std::to_string(w) + "x" + std::to_string(hh));
+  if (own_conversion && comp != req) {
+    if (comp < 1 || comp > 4) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt PNM: " + std::to_string(comp) + " channels");
+    std::unique_ptr<stbi_uc, StbFree> conv(static_cast<stbi_uc*>(std::malloc(static_cast<size_t>(w) * hh * req)));
+    if (!conv) fail(MLT_IMAGE_ERR_TOO_LARGE, "out of memory while decoding the image");
+    convert_channels(px.get(), conv.get(), static_cast<size_t>(w) * hh, comp, req);
+    px = std::move(conv);
+    comp = req;
   }
   const stbi_uc* src = px.get();
   std::unique_ptr<stbi_uc[]> gray;

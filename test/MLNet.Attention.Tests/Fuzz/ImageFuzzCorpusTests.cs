@@ -65,6 +65,33 @@ public sealed class ImageFuzzCorpusTests
         }
     }
 
+    /// <summary>stb 2.27 converted a 16-bit PNM's channels as 8-bit data and read past its buffer (the fuzzer's
+    /// pnm-16bit-channel-conversion-overread.pgm); the decoder now converts those itself: every channel count gives
+    /// the samples' high bytes (stb's 16-to-8 rule), replicated for RGB, with an opaque alpha.</summary>
+    [TestMethod]
+    public void SixteenBitPnmConvertsToEveryChannelCount()
+    {
+        ushort[] samples = [0x0000, 0x12FF, 0xFFFF, 0x8001, 0x7F00, 0x0100];
+        var pgm = new List<byte>(System.Text.Encoding.ASCII.GetBytes("P5\n3 2\n65535\n"));
+        foreach (var v in samples) { pgm.Add((byte)(v >> 8)); pgm.Add((byte)v); }
+        var high = samples.Select(v => (byte)(v >> 8)).ToArray();
+        for (int channels = 1; channels <= 4; channels++)
+        {
+            var image = ImageDecoder.Decode(pgm.ToArray(), channels);
+            Assert.AreEqual((3, 2, channels), (image.Width, image.Height, image.Channels));
+            for (int i = 0; i < 6; i++)
+                for (int c = 0; c < channels; c++)
+                {
+                    bool alpha = channels is 2 or 4 && c == channels - 1;
+                    Assert.AreEqual(alpha ? (byte)255 : high[i], image.Pixels[i * channels + c], $"pixel {i} channel {c} of {channels}");
+                }
+        }
+        // The fuzzer's input itself (a 7x2 P5 with maxval 256) decodes in the harness's mode instead of overreading.
+        string path = ParserTargets.Fixture("fuzz", "image_decode", "crashes", "pnm-16bit-channel-conversion-overread.pgm");
+        var data = File.ReadAllBytes(path);
+        Allowed(() => ImageDecoder.Decode(data, 1 + data.Length % 4, null, path), path);
+    }
+
     /// <summary>The inputs that crashed the sanitizer builds: each is now refused with the reason, not decoded.</summary>
     [TestMethod]
     [DataRow("image_decode/crashes/jpeg-dht-257-codes.jpg", BadInputKind.Corrupt, "Huffman table (DHT)")]
