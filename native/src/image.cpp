@@ -146,11 +146,12 @@ const Crc32& crc32() {
 // many code sizes into a 257-entry array and that many values into a 256-entry one: a memory overwrite found by
 // build/fuzz.sh (upstream 2.28 refuses more than 256). So every table is checked here before stb sees the file; other
 // malformed tables are left to stb's own errors.
-void check_jpeg_dht(const uint8_t* d, int64_t n, int64_t p, int64_t L) {
+void check_jpeg_dht(const uint8_t* d, int64_t n, int64_t p, int64_t L, bool (*defined)[4] = nullptr) {
   auto byte = [&](int64_t i) -> int { return i < n ? d[i] : 0; };
   while (L > 0) {
     int q = byte(p);
     if ((q >> 4) > 1 || (q & 15) > 3) return;
+    if (defined != nullptr) defined[q >> 4][q & 15] = true;
     int64_t codes = 0;
     for (int i = 1; i <= 16; i++) codes += byte(p + i);
     if (codes > 256)
@@ -163,9 +164,30 @@ void check_jpeg_dht(const uint8_t* d, int64_t n, int64_t p, int64_t L) {
 
 // Walks the marker segments up to EOI. strict (before decoding): the data must reach EOI and be well formed. Otherwise
 // (before stb reads the header) only the Huffman tables are checked and anything else is left to stb.
+// A scan's Huffman tables must have been defined before it: stb_image 2.27 allocates its tables uninitialised and,
+// decoding with one no DHT defined, computes a symbol index from garbage and reads far outside the table (found by
+// build/fuzz.sh; upstream 2.28 bounds the index). DC tables serve the first DC scans (all scans when sequential), AC
+// tables the AC scans.
+void check_jpeg_sos(const uint8_t* d, int64_t begin, int64_t end, bool progressive, const bool (*defined)[4]) {
+  if (begin >= end) return;
+  int ns = d[begin];
+  if (begin + 1 + 2 * ns + 3 > end) return;  // stb reports a bad SOS itself
+  const int ss = d[begin + 1 + 2 * ns], ah = d[begin + 3 + 2 * ns] >> 4;
+  const bool needs_dc = !progressive || (ss == 0 && ah == 0), needs_ac = !progressive || ss != 0;
+  for (int i = 0; i < ns; i++) {
+    int t = d[begin + 2 + 2 * i], td = t >> 4, ta = t & 15;
+    if (td > 3 || ta > 3) return;
+    if ((needs_dc && !defined[0][td]) || (needs_ac && !defined[1][ta]))
+      fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: the scan at byte " + std::to_string(begin - 4) + " uses a Huffman table (" +
+                                      (needs_dc && !defined[0][td] ? "DC " + std::to_string(td) : "AC " + std::to_string(ta)) +
+                                      ") that no DHT defines before it");
+  }
+}
+
 void check_jpeg(const uint8_t* d, int64_t n, bool strict = true) {
   int64_t p = 2;  // after SOI
-  bool in_scan = false;
+  bool in_scan = false, progressive = false;
+  bool defined[2][4] = {};
   while (true) {
     if (in_scan) {
       // Entropy-coded data: 0xFF is followed by 0x00 (stuffing) or RST0-7; anything else is a marker.
@@ -204,8 +226,10 @@ void check_jpeg(const uint8_t* d, int64_t n, bool strict = true) {
       if (!strict) return;
       fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: marker segment of length " + std::to_string(len));
     }
-    if (m == 0xC4) check_jpeg_dht(d, n, p + 2, len - 2);
+    if (m == 0xC4) check_jpeg_dht(d, n, p + 2, len - 2, defined);
     if (p + len > n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment"); }
+    if (m == 0xC2) progressive = true;
+    if (m == 0xDA && strict) check_jpeg_sos(d, p + 2, p + len, progressive, defined);
     p += len;
     if (m == 0xDA) in_scan = true;
   }

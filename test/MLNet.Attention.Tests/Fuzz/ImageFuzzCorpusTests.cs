@@ -98,6 +98,7 @@ public sealed class ImageFuzzCorpusTests
     [DataRow("image_decode/crashes/jpeg-dht-after-padding.jpg", BadInputKind.Corrupt, "Huffman table (DHT)")]
     [DataRow("image_decode/crashes/png-ihdr-2e32-pixels-overflow.png", BadInputKind.TooLarge, "more than 2^63")]
     [DataRow("image_decode/crashes/jpeg-behind-ff-fill-taken-as-tga.jpg", BadInputKind.NotAnImage, "no JPEG, PNG, BMP, GIF, TGA or PNM signature")]
+    [DataRow("image_decode/crashes/jpeg-scan-uses-undefined-huffman-table.jpg", BadInputKind.Corrupt, "that no DHT defines before it")]
     [DataRow("image_decode/crashes/pnm-maxval-int-overflow.pgm", BadInputKind.Corrupt, "maximum value is larger than 65535")]
     public void CrashInputsAreRefusedWithTheirReason(string file, BadInputKind kind, string reason)
     {
