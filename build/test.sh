@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # One command: install what is missing, build native + managed, run every test.
 # Prints the test runner's summary, then 'N skipped' and, last, 'N passed, N failed'.
+# The fuzzing corpora committed under test/fixtures/fuzz are replayed here (seconds, no fuzzing, no clang): the
+# native ones through the Release library (ImageFuzzCorpusTests), the managed ones by ParserFuzzTests, which also
+# samples 1,500 generated inputs per parser property. The campaigns themselves are build/fuzz.sh.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/build/install-deps.sh" || exit 1

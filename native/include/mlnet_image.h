@@ -65,6 +65,20 @@ MLT_IMAGE_API int mlt_image_info(const uint8_t* data, int64_t len, int apply_ori
 MLT_IMAGE_API int mlt_image_decode(const uint8_t* data, int64_t len, int channels, int apply_orientation,
                                    int64_t max_pixels, uint8_t* out, int64_t out_len, mlt_image_info_t* info);
 
+/* file kinds of mlt_file_kind */
+#define MLT_FILE_REGULAR 1
+#define MLT_FILE_DIRECTORY 2
+#define MLT_FILE_FIFO 3
+#define MLT_FILE_CHAR_DEVICE 4
+#define MLT_FILE_BLOCK_DEVICE 5
+#define MLT_FILE_SOCKET 6
+#define MLT_FILE_OTHER 7
+
+/* What path names after following symbolic links (stat(2)): one of MLT_FILE_*, or -errno when it cannot be
+ * stat'ed (-ENOENT missing, -ELOOP a symlink loop, -EACCES, ...). Lets callers skip a FIFO or device before
+ * open(2) blocks on it. */
+MLT_IMAGE_API int mlt_file_kind(const char* path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,9 @@
 // Image decoding: stb_image (Debian libstb-dev) compiled into this library, plus what stb leaves out:
 // completeness checks (stb pads a truncated file with zeros and reports success), PNG CRCs, the JPEG EXIF
 // orientation, the pixel limit taken from the header, and clear errors for non-images and foreign formats.
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -100,6 +103,13 @@ inline uint32_t le32(const uint8_t* p) {
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
 }
 
+// a * b for sizes read from headers (non-negative, up to 2^40 for PNM), saturated instead of overflowing: a
+// PNG header alone can declare 2^32 x 2^32 pixels (found by build/fuzz.sh as signed overflow in the size message).
+inline int64_t mul_sat(int64_t a, int64_t b) {
+  if (a <= 0 || b <= 0) return a < 0 || b < 0 ? -1 : 0;
+  return a > INT64_MAX / b ? INT64_MAX : a * b;
+}
+
 // ---- CRC-32 (PNG chunks) ----
 struct Crc32 {
   uint32_t table[8][256];
@@ -131,18 +141,62 @@ const Crc32& crc32() {
 }
 
 // ---- completeness checks ----
-void check_jpeg(const uint8_t* d, int64_t n) {
+// A DHT segment's tables, read as stb_image reads them (from the stream, L = the segment length - 2, bytes past the
+// end reading as 0). stb_image 2.27 (Debian's) sums a table's 16 code counts without a bound and then writes that
+// many code sizes into a 257-entry array and that many values into a 256-entry one: a memory overwrite found by
+// build/fuzz.sh (upstream 2.28 refuses more than 256). So every table is checked here before stb sees the file; other
+// malformed tables are left to stb's own errors.
+void check_jpeg_dht(const uint8_t* d, int64_t n, int64_t p, int64_t L, bool (*defined)[4] = nullptr) {
+  auto byte = [&](int64_t i) -> int { return i < n ? d[i] : 0; };
+  while (L > 0) {
+    int q = byte(p);
+    if ((q >> 4) > 1 || (q & 15) > 3) return;
+    if (defined != nullptr) defined[q >> 4][q & 15] = true;
+    int64_t codes = 0;
+    for (int i = 1; i <= 16; i++) codes += byte(p + i);
+    if (codes > 256)
+      fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: the Huffman table (DHT) at byte " + std::to_string(p) + " declares " +
+                                      std::to_string(codes) + " codes, more than 256");
+    p += 17 + codes;
+    L -= 17 + codes;
+  }
+}
+
+// Walks the marker segments up to EOI. strict (before decoding): the data must reach EOI and be well formed. Otherwise
+// (before stb reads the header) only the Huffman tables are checked and anything else is left to stb.
+// A scan's Huffman tables must have been defined before it: stb_image 2.27 allocates its tables uninitialised and,
+// decoding with one no DHT defined, computes a symbol index from garbage and reads far outside the table (found by
+// build/fuzz.sh; upstream 2.28 bounds the index). DC tables serve the first DC scans (all scans when sequential), AC
+// tables the AC scans.
+void check_jpeg_sos(const uint8_t* d, int64_t begin, int64_t end, bool progressive, const bool (*defined)[4]) {
+  if (begin >= end) return;
+  int ns = d[begin];
+  if (begin + 1 + 2 * ns + 3 > end) return;  // stb reports a bad SOS itself
+  const int ss = d[begin + 1 + 2 * ns], ah = d[begin + 3 + 2 * ns] >> 4;
+  const bool needs_dc = !progressive || (ss == 0 && ah == 0), needs_ac = !progressive || ss != 0;
+  for (int i = 0; i < ns; i++) {
+    int t = d[begin + 2 + 2 * i], td = t >> 4, ta = t & 15;
+    if (td > 3 || ta > 3) return;
+    if ((needs_dc && !defined[0][td]) || (needs_ac && !defined[1][ta]))
+      fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: the scan at byte " + std::to_string(begin - 4) + " uses a Huffman table (" +
+                                      (needs_dc && !defined[0][td] ? "DC " + std::to_string(td) : "AC " + std::to_string(ta)) +
+                                      ") that no DHT defines before it");
+  }
+}
+
+void check_jpeg(const uint8_t* d, int64_t n, bool strict = true) {
   int64_t p = 2;  // after SOI
-  bool in_scan = false;
+  bool in_scan = false, progressive = false;
+  bool defined[2][4] = {};
   while (true) {
     if (in_scan) {
       // Entropy-coded data: 0xFF is followed by 0x00 (stuffing) or RST0-7; anything else is a marker.
       const uint8_t* q = d + p;
       while (true) {
         const void* ff = std::memchr(q, 0xFF, static_cast<size_t>(d + n - q));
-        if (ff == nullptr) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a scan, before the end-of-image marker");
+        if (ff == nullptr) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a scan, before the end-of-image marker"); }
         q = static_cast<const uint8_t*>(ff);
-        if (q + 1 >= d + n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a scan, before the end-of-image marker");
+        if (q + 1 >= d + n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a scan, before the end-of-image marker"); }
         uint8_t m = q[1];
         if (m == 0x00 || (m >= 0xD0 && m <= 0xD7) || m == 0xFF) {
           q += (m == 0xFF) ? 1 : 2;
@@ -153,17 +207,29 @@ void check_jpeg(const uint8_t* d, int64_t n) {
       p = q - d;
       in_scan = false;
     }
-    if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends before the end-of-image marker");
-    if (d[p] != 0xFF) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: expected a marker at byte " + std::to_string(p));
+    if (p >= n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends before the end-of-image marker"); }
+    if (d[p] != 0xFF) {
+      if (strict) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: expected a marker at byte " + std::to_string(p));
+      // stb's header reader skips padding between segments up to the next 0xFF: so does this walk.
+      const void* ff = std::memchr(d + p, 0xFF, static_cast<size_t>(n - p));
+      if (ff == nullptr) return;
+      p = static_cast<const uint8_t*>(ff) - d;
+    }
     while (p < n && d[p] == 0xFF) p++;  // fill bytes
-    if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends before the end-of-image marker");
+    if (p >= n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends before the end-of-image marker"); }
     uint8_t m = d[p++];
     if (m == 0xD9) return;                                // EOI
     if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // standalone markers
-    if (p + 2 > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment");
+    if (p + 2 > n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment"); }
     int64_t len = be16(d + p);
-    if (len < 2) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: marker segment of length " + std::to_string(len));
-    if (p + len > n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment");
+    if (len < 2) {
+      if (!strict) return;
+      fail(MLT_IMAGE_ERR_CORRUPT, "corrupt JPEG: marker segment of length " + std::to_string(len));
+    }
+    if (m == 0xC4) check_jpeg_dht(d, n, p + 2, len - 2, defined);
+    if (p + len > n) { if (!strict) return; fail(MLT_IMAGE_ERR_TRUNCATED, "truncated JPEG: the data ends inside a marker segment"); }
+    if (m == 0xC2) progressive = true;
+    if (m == 0xDA && strict) check_jpeg_sos(d, p + 2, p + len, progressive, defined);
     p += len;
     if (m == 0xDA) in_scan = true;
   }
@@ -250,10 +316,12 @@ void check_bmp(const uint8_t* d, int64_t n) {
   if (compression != 0 && compression != 3) return;  // RLE and others: stb reports them
   if (w <= 0 || bpp <= 0) return;                    // stb reports bad sizes
   int64_t rows = h < 0 ? -h : h;
-  int64_t row_bytes = ((w * bpp + 31) / 32) * 4;
-  if (offset + row_bytes * rows > n)
+  int64_t row_bytes = ((mul_sat(w, bpp) / 32) + 1) * 4;  // ((w * bpp + 31) / 32) * 4, without overflow
+  if ((mul_sat(w, bpp) % 32) == 0) row_bytes -= 4;
+  int64_t pixel_bytes = mul_sat(row_bytes, rows);
+  if (pixel_bytes > n - offset)
     fail(MLT_IMAGE_ERR_TRUNCATED, "truncated BMP: " + std::to_string(n - offset) + " bytes of pixel data, " +
-                                      std::to_string(row_bytes * rows) + " expected");
+                                      std::to_string(pixel_bytes) + " expected");
 }
 
 bool pnm_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
@@ -275,6 +343,31 @@ int64_t pnm_int(const uint8_t* d, int64_t n, int64_t& p) {
   return v;
 }
 
+// stb_image 2.27 reads the PNM header's numbers as value * 10 + digit in an int with no bound (a signed overflow
+// found by build/fuzz.sh; upstream 2.28 stops at "integer parse overflow"). Checked here first, reading the numbers
+// as stb does: whitespace and comments skipped, digits until a non-digit; a missing number reads as 0 there and
+// stops the parse here (stb then reads only zeros).
+void check_pnm_numbers(const uint8_t* d, int64_t n) {
+  static const char* const what[3] = {"width", "height", "maximum value"};
+  const int64_t limit[3] = {int64_t{1} << 24, int64_t{1} << 24, 65535};  // stb's STBI_MAX_DIMENSIONS and 16 bits
+  int64_t p = 2;
+  for (int i = 0; i < 3; i++) {
+    while (p < n && (pnm_space(d[p]) || d[p] == '#')) {
+      if (d[p] == '#')
+        while (p < n && d[p] != '\n' && d[p] != '\r') p++;
+      else
+        p++;
+    }
+    if (p >= n || d[p] < '0' || d[p] > '9') return;
+    int64_t v = 0;
+    while (p < n && d[p] >= '0' && d[p] <= '9') {
+      v = v * 10 + (d[p++] - '0');
+      if (v > limit[i])
+        fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt PNM: the header's ") + what[i] + " is larger than " + std::to_string(limit[i]));
+    }
+  }
+}
+
 void check_pnm(const uint8_t* d, int64_t n) {
   if (d[1] != '5' && d[1] != '6')
     fail(MLT_IMAGE_ERR_UNSUPPORTED, std::string("PNM variant P") + char(d[1]) + " is not supported (binary P5 and P6 are)");
@@ -282,8 +375,8 @@ void check_pnm(const uint8_t* d, int64_t n) {
   int64_t w = pnm_int(d, n, p), h = pnm_int(d, n, p), maxv = pnm_int(d, n, p);
   if (p >= n) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNM: no pixel data");
   p++;  // one whitespace byte
-  int64_t need = w * h * (d[1] == '6' ? 3 : 1) * (maxv > 255 ? 2 : 1);
-  if (p + need > n)
+  int64_t need = mul_sat(mul_sat(w, h), (d[1] == '6' ? 3 : 1) * (maxv > 255 ? 2 : 1));
+  if (need > n - p)
     fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNM: " + std::to_string(n - p) + " bytes of pixel data, " + std::to_string(need) + " expected");
 }
 
@@ -416,8 +509,29 @@ int stb_info(const uint8_t* d, int len, int format, int* w, int* h, int* comp) {
     case MLT_IMAGE_FORMAT_GIF: return stbi__gif_info(&s, w, h, comp);
     case MLT_IMAGE_FORMAT_BMP: return stbi__bmp_info(&s, w, h, comp);
     case MLT_IMAGE_FORMAT_PNM: return stbi__pnm_info(&s, w, h, comp);
-    default: return stbi_info_from_memory(d, len, w, h, comp);
+    // No signature of ours: only TGA is left (stbi_info_from_memory would try JPEG first, with a looser test).
+    default: return stbi__tga_info(&s, w, h, comp);
   }
+}
+
+// The format stbi_load_from_memory will decode the data as: the first of its tests, in its order, that passes.
+// Its tests are looser than sniff() (the JPEG test skips leading 0xFF fill bytes, for one), and a file that we check
+// as one format but stb decodes as another escapes our checks: "FF FF D8 ..." passed as TGA and stb decoded it as a
+// JPEG with a bad Huffman table (found by build/fuzz.sh). So stb_info reads signature-less data as TGA only (that
+// input is now "not an image"), and the two must agree before anything is decoded.
+int stb_load_format(const uint8_t* d, int len) {
+  auto test = [&](int (*f)(stbi__context*)) {
+    stbi__context s;
+    stbi__start_mem(&s, d, len);
+    return f(&s) != 0;
+  };
+  if (test(stbi__png_test)) return MLT_IMAGE_FORMAT_PNG;
+  if (test(stbi__bmp_test)) return MLT_IMAGE_FORMAT_BMP;
+  if (test(stbi__gif_test)) return MLT_IMAGE_FORMAT_GIF;
+  if (test(stbi__jpeg_test)) return MLT_IMAGE_FORMAT_JPEG;
+  if (test(stbi__pnm_test)) return MLT_IMAGE_FORMAT_PNM;
+  if (test(stbi__tga_test)) return MLT_IMAGE_FORMAT_TGA;
+  return MLT_IMAGE_FORMAT_UNKNOWN;
 }
 
 Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t max_pixels) {
@@ -431,10 +545,14 @@ Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t m
     fail(MLT_IMAGE_ERR_UNSUPPORTED, std::string("PNM variant P") + char(d[1]) + " is not supported (binary P5 and P6 are)");
   int64_t dw = 0, dh = 0;
   bool declared = declared_size(d, n, h.format, dw, dh);
-  std::string size = std::to_string(dw) + "x" + std::to_string(dh) + " = " + std::to_string(dw * dh) + " pixels";
-  if (declared && max_pixels > 0 && dw * dh > max_pixels)
+  const int64_t declared_pixels = mul_sat(dw, dh);
+  std::string size = std::to_string(dw) + "x" + std::to_string(dh) + " = " +
+                     (declared_pixels == INT64_MAX ? std::string("more than 2^63") : std::to_string(declared_pixels)) + " pixels";
+  if (declared && max_pixels > 0 && declared_pixels > max_pixels)
     fail(MLT_IMAGE_ERR_TOO_LARGE, std::string("decompression bomb guard: the ") + format_name(h.format) + " header declares " + size +
                                       ", above the limit of " + std::to_string(max_pixels));
+  if (h.format == MLT_IMAGE_FORMAT_JPEG) check_jpeg(d, n, /*strict=*/false);  // tables stb would mis-handle
+  if (h.format == MLT_IMAGE_FORMAT_PNM) check_pnm_numbers(d, n);                // numbers stb would overflow on
   if (!stb_info(d, len, h.format, &h.w, &h.h, &h.comp)) {
     const char* reason = stbi_failure_reason();
     std::string why = reason ? reason : "unreadable header";
@@ -444,14 +562,19 @@ Header read_header(const uint8_t* d, int64_t n, int apply_orientation, int64_t m
                                             " (supported: JPEG, PNG, BMP, GIF, TGA, PNM)");
       fail(MLT_IMAGE_ERR_NOT_IMAGE, "not an image: no JPEG, PNG, BMP, GIF, TGA or PNM signature");
     }
+    // A header cut short first: stb reads past the end as zeros, so a cut PNG IHDR can look "too large".
+    if (!declared && n < 64)
+      fail(MLT_IMAGE_ERR_TRUNCATED, std::string("truncated ") + format_name(h.format) + ": the header is incomplete (" + why + ")");
     if (why == "too large")
       fail(MLT_IMAGE_ERR_TOO_LARGE, std::string("the ") + format_name(h.format) + " header declares " + (declared ? size : "a size") +
                                         ", more than stb_image decodes (1 GiB of pixels)");
-    if (!declared && n < 64)
-      fail(MLT_IMAGE_ERR_TRUNCATED, std::string("truncated ") + format_name(h.format) + ": the header is incomplete (" + why + ")");
     fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + " header: " + why);
   }
   if (h.format == MLT_IMAGE_FORMAT_UNKNOWN) h.format = MLT_IMAGE_FORMAT_TGA;  // stb's last, signature-less test
+  const int stb_format = stb_load_format(d, len);
+  if (stb_format != h.format)
+    fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + ": the data is ambiguous (stb_image would decode it as " +
+                                    format_name(stb_format) + ")");
   if (h.w <= 0 || h.h <= 0)
     fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + ": size " + std::to_string(h.w) + "x" + std::to_string(h.h));
   int64_t pixels = static_cast<int64_t>(h.w) * h.h;
@@ -516,6 +639,44 @@ void orient_copy(const uint8_t* src, int sw, int sh, int c, int orientation, uin
   }
 }
 
+// stb's convert_format for the cases it would do here: gray replicated to RGB, alpha kept or added as 255, colour
+// to gray with Pillow's weights (like the to_gray path below).
+void convert_channels(const stbi_uc* src, stbi_uc* dst, size_t count, int from, int to) {
+  for (size_t i = 0; i < count; i++) {
+    const stbi_uc* s = src + i * from;
+    stbi_uc* o = dst + i * to;
+    const bool colour = from >= 3;
+    const stbi_uc alpha = (from == 2 || from == 4) ? s[from - 1] : 255;
+    if (to >= 3) {
+      o[0] = s[0];
+      o[1] = colour ? s[1] : s[0];
+      o[2] = colour ? s[2] : s[0];
+    } else {
+      o[0] = colour ? static_cast<stbi_uc>((s[0] * 19595u + s[1] * 38470u + s[2] * 7471u + 0x8000u) >> 16) : s[0];
+    }
+    if (to == 2 || to == 4) o[to - 1] = alpha;
+  }
+}
+
+// A binary 16-bit PGM/PPM (check_pnm has checked its size): the high byte of every big-endian sample, the rule
+// for 16-bit PNGs too. Returns a malloc'ed w x h x comp buffer.
+stbi_uc* read_pnm16(const uint8_t* d, int64_t n, int& w, int& h, int& comp) {
+  int64_t p = 2;
+  int64_t pw = pnm_int(d, n, p), ph = pnm_int(d, n, p);
+  pnm_int(d, n, p);  // the maximum value (> 255 here)
+  p++;               // one whitespace byte
+  comp = d[1] == '6' ? 3 : 1;
+  if (pw <= 0 || ph <= 0 || pw > (1 << 24) || ph > (1 << 24)) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt PNM: bad size");
+  const size_t count = static_cast<size_t>(pw) * static_cast<size_t>(ph) * comp;
+  if (mul_sat(static_cast<int64_t>(count), 2) > n - p) fail(MLT_IMAGE_ERR_TRUNCATED, "truncated PNM: the pixel data is incomplete");
+  auto* out = static_cast<stbi_uc*>(std::malloc(count));
+  if (out == nullptr) fail(MLT_IMAGE_ERR_TOO_LARGE, "out of memory while decoding the image");
+  for (size_t i = 0; i < count; i++) out[i] = d[p + 2 * static_cast<int64_t>(i)];
+  w = static_cast<int>(pw);
+  h = static_cast<int>(ph);
+  return out;
+}
+
 struct StbFree {
   void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
@@ -532,8 +693,13 @@ int decode(const uint8_t* d, int64_t n, int channels, int apply_orientation, int
   // Colour to gray goes through RGB and Pillow's weights (stb's own luma weights differ).
   bool to_gray = channels <= 2 && h.comp >= 3;
   int req = to_gray ? (channels == 1 ? 3 : 4) : channels;
+  // stb_image 2.27 converts a 16-bit PNM's channels as if it were 8-bit and then reads twice the buffer it made
+  // (a heap overflow found by build/fuzz.sh: CVE-2021-42716's bug), and it reads the big-endian samples in the
+  // machine's byte order (so it kept the low byte). 16-bit PNMs are therefore read here, and converted below.
+  const bool own_conversion = h.format == MLT_IMAGE_FORMAT_PNM && h.bits == 16;
   int w = 0, hh = 0, comp = 0;
-  std::unique_ptr<stbi_uc, StbFree> px(stbi_load_from_memory(d, static_cast<int>(n), &w, &hh, &comp, req));
+  std::unique_ptr<stbi_uc, StbFree> px(own_conversion ? read_pnm16(d, n, w, hh, comp)
+                                                      : stbi_load_from_memory(d, static_cast<int>(n), &w, &hh, &comp, req));
   if (!px) {
     const char* reason = stbi_failure_reason();
     std::string why = reason ? reason : "unknown reason";
@@ -542,6 +708,18 @@ int decode(const uint8_t* d, int64_t n, int channels, int apply_orientation, int
         why == "unsupported bit depth" || why == "1/2/4/8/16-bit only" || why == "only 8-bit")
       code = MLT_IMAGE_ERR_UNSUPPORTED;
     fail(code, std::string(code == MLT_IMAGE_ERR_UNSUPPORTED ? "unsupported " : "corrupt ") + format_name(h.format) + ": " + why);
+  }
+  const bool swapped = apply_orientation && h.orientation >= 5;
+  if (w != (swapped ? h.h : h.w) || hh != (swapped ? h.w : h.h))
+    fail(MLT_IMAGE_ERR_CORRUPT, std::string("corrupt ") + format_name(h.format) + ": the header says " + std::to_string(h.w) + "x" +
+                                    std::to_string(h.h) + " but the image decodes as " + std::to_string(w) + "x" + std::to_string(hh));
+  if (own_conversion && comp != req) {
+    if (comp < 1 || comp > 4) fail(MLT_IMAGE_ERR_CORRUPT, "corrupt PNM: " + std::to_string(comp) + " channels");
+    std::unique_ptr<stbi_uc, StbFree> conv(static_cast<stbi_uc*>(std::malloc(static_cast<size_t>(w) * hh * req)));
+    if (!conv) fail(MLT_IMAGE_ERR_TOO_LARGE, "out of memory while decoding the image");
+    convert_channels(px.get(), conv.get(), static_cast<size_t>(w) * hh, comp, req);
+    px = std::move(conv);
+    comp = req;
   }
   const stbi_uc* src = px.get();
   std::unique_ptr<stbi_uc[]> gray;
@@ -595,6 +773,19 @@ int mlt_image_info(const uint8_t* data, int64_t len, int apply_orientation, int6
 int mlt_image_decode(const uint8_t* data, int64_t len, int channels, int apply_orientation, int64_t max_pixels,
                      uint8_t* out, int64_t out_len, mlt_image_info_t* info) {
   return guard([&] { return decode(data, len, channels, apply_orientation, max_pixels, out, out_len, info); });
+}
+
+int mlt_file_kind(const char* path) {
+  if (path == nullptr) return -EINVAL;
+  struct stat st;
+  if (stat(path, &st) != 0) return -errno;
+  if (S_ISREG(st.st_mode)) return MLT_FILE_REGULAR;
+  if (S_ISDIR(st.st_mode)) return MLT_FILE_DIRECTORY;
+  if (S_ISFIFO(st.st_mode)) return MLT_FILE_FIFO;
+  if (S_ISCHR(st.st_mode)) return MLT_FILE_CHAR_DEVICE;
+  if (S_ISBLK(st.st_mode)) return MLT_FILE_BLOCK_DEVICE;
+  if (S_ISSOCK(st.st_mode)) return MLT_FILE_SOCKET;
+  return MLT_FILE_OTHER;
 }
 
 }  // extern "C"

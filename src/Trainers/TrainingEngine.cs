@@ -141,6 +141,10 @@ public sealed class TrainingEngine
             if (!resumed)
                 Write(string.Create(CultureInfo.InvariantCulture,
                     $"training {model.GetType().Name} ({parameters.Sum(p => p.NumElements):N0} trainable parameters) on {train.Count} images{(validation is null ? "" : $", validating on {validation.Count}")}: {s.MaxEpoch} epochs of {stepsPerEpoch} batches of {s.BatchSize}, {s.Optimizer} lr {s.LearningRate:G4}, {s.Scheduler} schedule, device {device}{(s.MemoryFormat == MemoryFormat.ChannelsLast ? " (channels-last)" : "")}{(s.MixedPrecision == MixedPrecision.None ? "" : $", {s.MixedPrecision} autocast")}, {TorchRuntime.NumThreads} threads"));
+            var listed = new BadInputReport();
+            listed.AddRange(trainLoader.Report);
+            if (validationLoader is not null) listed.AddRange(validationLoader.Report);
+            if (listed.Count > 0) Write($"warning: listing the data left out inputs before training: {listed}");
             if (state.StoppedEarly || startEpoch > s.MaxEpoch)
             {
                 Write($"the checkpoint in '{s.CheckpointDirectory}' is of a finished run ({state.Epoch} epochs{(state.StoppedEarly ? ", stopped early" : "")}); nothing to train");

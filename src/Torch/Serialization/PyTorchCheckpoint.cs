@@ -117,6 +117,17 @@ public static class PyTorchCheckpoint
         {
             throw Bad(path, $"the zip archive is truncated or corrupt ({e.Message})");
         }
+        try
+        {
+            // The central directory is read lazily, on the first use of Entries: read it here, where its errors are
+            // the file's (found by ParserFuzzTests: an edited entry count escaped as a bare InvalidDataException).
+            _ = zip.Entries;
+        }
+        catch (InvalidDataException e)
+        {
+            zip.Dispose();
+            throw Bad(path, $"the zip archive's central directory is corrupt ({e.Message})");
+        }
         using (zip)
         {
             var pickleEntry = zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal)
@@ -670,6 +681,34 @@ internal sealed class PickleKeyComparer : IEqualityComparer<object>
     public static readonly PickleKeyComparer Instance = new();
     private const int MaxDepth = 32;
 
+    /// <summary>Tuple nodes that hashing and comparing dict keys may visit during one unpickling. Tuples can share
+    /// their items, so a 300-byte pickle builds a key of 2^30 paths (DUP, TUPLE2 repeated): found by ParserFuzzTests
+    /// as a hang. The depth limit alone does not bound that work; this budget does.</summary>
+    internal const long LoadBudget = 20_000_000;
+
+    [ThreadStatic] private static long t_left;
+    [ThreadStatic] private static bool t_limited;
+
+    /// <summary>Thrown when the budget of the load in progress is spent; the unpickler names the file.</summary>
+    internal sealed class BudgetExceededException() : Exception("dict keys too complex to compare");
+
+    /// <summary>Starts counting for an unpickling on this thread (until <see cref="EndLoad"/>).</summary>
+    internal static void BeginLoad()
+    {
+        t_limited = true;
+        t_left = LoadBudget;
+    }
+
+    internal static void EndLoad() => t_limited = false;
+
+    private static void Visit()
+    {
+        if (t_limited && --t_left < 0)
+        {
+            throw new BudgetExceededException();
+        }
+    }
+
     public new bool Equals(object? x, object? y) => Eq(x, y, 0);
 
     public int GetHashCode(object obj) => Hash(obj, 0);
@@ -686,6 +725,7 @@ internal sealed class PickleKeyComparer : IEqualityComparer<object>
         }
         if (x is object?[] a && y is object?[] b)
         {
+            Visit();
             if (a.Length != b.Length)
             {
                 return false;
@@ -721,6 +761,7 @@ internal sealed class PickleKeyComparer : IEqualityComparer<object>
                 {
                     return 17;
                 }
+                Visit();
                 var h = new HashCode();
                 foreach (var item in tuple)
                 {
@@ -770,6 +811,24 @@ internal sealed class Unpickler(byte[] data, string entryName, string path, Func
         PyTorchCheckpoint.Bad(path, $"{entryName}: {reason} (at byte {_opStart})");
 
     public object? Load()
+    {
+        PickleKeyComparer.BeginLoad();
+        try
+        {
+            return Run();
+        }
+        catch (PickleKeyComparer.BudgetExceededException)
+        {
+            throw Bad($"its dict keys are too complex to compare (more than {PickleKeyComparer.LoadBudget.ToString("N0", CultureInfo.InvariantCulture)} tuple visits, "
+                + "as from tuples that share their items many levels deep): the pickle is corrupt or hostile");
+        }
+        finally
+        {
+            PickleKeyComparer.EndLoad();
+        }
+    }
+
+    private object? Run()
     {
         while (true)
         {
@@ -1010,6 +1069,21 @@ internal sealed class Unpickler(byte[] data, string entryName, string path, Func
 
     private object? Call(object? callable, object?[] args)
     {
+        // _rebuild_from_type_v2(func, type, args, state) calls func(*args): unwrapped in a loop, since a pickle can
+        // nest it 100,000 deep in a megabyte and recursion overflowed the stack (found while fuzzing the unpickler).
+        for (int depth = 0; callable is PickleGlobal { Module: "torch._tensor", Name: "_rebuild_from_type_v2" } r; depth++)
+        {
+            if (args.Length < 3 || args[2] is not object?[] innerArgs)
+            {
+                throw Bad($"{r.FullName} is given malformed arguments");
+            }
+            if (depth == 16)
+            {
+                throw Bad($"{r.FullName} is nested more than 16 deep");
+            }
+            callable = args[0];
+            args = innerArgs;
+        }
         if (callable is not PickleGlobal g)
         {
             return new PickleObject(callable, args);
@@ -1048,12 +1122,6 @@ internal sealed class Unpickler(byte[] data, string entryName, string path, Func
                     throw Bad($"{g.FullName} needs a tensor but is given {(args.Length < 1 ? "nothing" : PyTorchCheckpoint.Describe(args[0]))}");
                 }
                 return parameter;
-            case "torch._tensor._rebuild_from_type_v2":
-                if (args.Length < 3 || args[2] is not object?[] innerArgs)
-                {
-                    throw Bad($"{g.FullName} is given malformed arguments");
-                }
-                return Call(args[0], innerArgs);
             case "torch.device":
                 return string.Join(":", args.Select(a => Convert.ToString(a, CultureInfo.InvariantCulture)));
             case "torch.Size":

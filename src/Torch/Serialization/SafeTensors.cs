@@ -274,40 +274,15 @@ public static class SafeTensors
             {
                 throw Bad($"the header is not a JSON object but {doc.RootElement.ValueKind}");
             }
-            var names = new HashSet<string>(StringComparer.Ordinal);
-            bool sawMetadata = false;
-            foreach (var property in doc.RootElement.EnumerateObject())
+            try
             {
-                string name = property.Name;
-                if (name == MetadataKey)
-                {
-                    if (sawMetadata)
-                    {
-                        throw Bad($"'{MetadataKey}' appears twice in the header");
-                    }
-                    sawMetadata = true;
-                    if (property.Value.ValueKind != JsonValueKind.Object)
-                    {
-                        throw Bad($"'{MetadataKey}' is not an object of strings");
-                    }
-                    foreach (var m in property.Value.EnumerateObject())
-                    {
-                        if (m.Value.ValueKind != JsonValueKind.String)
-                        {
-                            throw Bad($"metadata entry '{m.Name}' is {m.Value.ValueKind}, not a string");
-                        }
-                        if (!meta.TryAdd(m.Name, m.Value.GetString()!))
-                        {
-                            throw Bad($"metadata entry '{m.Name}' appears twice");
-                        }
-                    }
-                    continue;
-                }
-                if (!names.Add(name))
-                {
-                    throw Bad($"duplicate tensor name '{name}'");
-                }
-                entries.Add(ParseEntry(name, property.Value, Bad));
+                ReadHeaderEntries(doc.RootElement, entries, meta, Bad);
+            }
+            catch (InvalidOperationException e)
+            {
+                // JsonElement's string getters throw this for an escaped lone surrogate ("\ud800"), which valid
+                // UTF-8 JSON text can hold but no string can (found by ParserFuzzTests).
+                throw Bad($"the header holds a name or string that is not valid Unicode ({e.Message})");
             }
         }
 
@@ -359,6 +334,45 @@ public static class SafeTensors
         }
         metadata = meta;
         return result;
+    }
+
+    private static void ReadHeaderEntries(JsonElement root, List<Entry> entries, Dictionary<string, string> meta, Func<string, InvalidDataException> bad)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        bool sawMetadata = false;
+        foreach (var property in root.EnumerateObject())
+        {
+            string name = property.Name;
+            if (name == MetadataKey)
+            {
+                if (sawMetadata)
+                {
+                    throw bad($"'{MetadataKey}' appears twice in the header");
+                }
+                sawMetadata = true;
+                if (property.Value.ValueKind != JsonValueKind.Object)
+                {
+                    throw bad($"'{MetadataKey}' is not an object of strings");
+                }
+                foreach (var m in property.Value.EnumerateObject())
+                {
+                    if (m.Value.ValueKind != JsonValueKind.String)
+                    {
+                        throw bad($"metadata entry '{m.Name}' is {m.Value.ValueKind}, not a string");
+                    }
+                    if (!meta.TryAdd(m.Name, m.Value.GetString()!))
+                    {
+                        throw bad($"metadata entry '{m.Name}' appears twice");
+                    }
+                }
+                continue;
+            }
+            if (!names.Add(name))
+            {
+                throw bad($"duplicate tensor name '{name}'");
+            }
+            entries.Add(ParseEntry(name, property.Value, bad));
+        }
     }
 
     private static Entry ParseEntry(string name, JsonElement value, Func<string, InvalidDataException> bad)

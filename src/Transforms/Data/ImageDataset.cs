@@ -57,7 +57,8 @@ public sealed class ImageDataset : IReadOnlyList<ImageSample>
     /// <summary>The class names, indexed by label.</summary>
     public IReadOnlyList<string> ClassNames { get; }
 
-    /// <summary>What was skipped while listing (with <see cref="BadInputPolicy.Skip"/>).</summary>
+    /// <summary>What was skipped while listing: with <see cref="BadInputPolicy.Skip"/>, and whatever the policy a FIFO,
+    /// device or socket named like an image (reading it could block forever).</summary>
     public BadInputReport Report { get; }
 
     /// <summary>A data set of <paramref name="samples"/> whose labels index <paramref name="classNames"/>.</summary>
@@ -109,7 +110,8 @@ public sealed class ImageDataset : IReadOnlyList<ImageSample>
     /// torchvision's ImageFolder layout: <paramref name="root"/>/&lt;class&gt;/…/&lt;image&gt;. Classes are the
     /// subfolders sorted ordinally (or <see cref="ImageFolderOptions.Classes"/>); files are sorted by path. A missing
     /// root, a root without class folders or without any image is an <see cref="ImageDataException"/> whatever the
-    /// policy (nothing would be left to train on); a class folder without images is one unless skipped.
+    /// policy (nothing would be left to train on); a class folder without images is one unless skipped. A FIFO, device
+    /// or socket with an image extension is left out and recorded in <see cref="Report"/> whatever the policy.
     /// </summary>
     public static ImageDataset FromFolder(string root, ImageFolderOptions? options = null)
     {
@@ -171,7 +173,17 @@ public sealed class ImageDataset : IReadOnlyList<ImageSample>
                 emptyClasses.Add(name);
                 continue;
             }
-            foreach (var f in files) samples.Add(new ImageSample(new FileImageSource(f), label));
+            foreach (var f in files)
+            {
+                // A FIFO, device or socket named like an image is skipped whatever the policy (opening a FIFO
+                // blocks forever) and recorded in the report, which the training engine prints as a warning.
+                if (Native.ImageNative.SpecialFileKind(f) is { } special)
+                {
+                    report.Add(f, BadInputKind.Unreadable, $"{special}, not a regular file: skipped");
+                    continue;
+                }
+                samples.Add(new ImageSample(new FileImageSource(f), label));
+            }
         }
         if (samples.Count == 0)
             throw new ImageDataException(root, BadInputKind.EmptyFolder, $"no images in any class folder (extensions {string.Join(" ", ext.Order())})");

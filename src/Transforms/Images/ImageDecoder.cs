@@ -131,6 +131,9 @@ public static unsafe class ImageDecoder
     private static int ReadCore(string path, ImageDecodeOptions options, Func<int, byte[]> buffer)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        // Opening a FIFO blocks until a writer comes (forever, in an image folder); a device may never end.
+        if (ImageNative.SpecialFileKind(path) is { } special)
+            throw new ImageDataException(path, BadInputKind.Unreadable, $"{special}, not a regular file: not read");
         try
         {
             using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);

@@ -32,6 +32,22 @@ internal static unsafe class ImageNative
     [DllImport(Lib)] internal static extern int mlt_image_info(byte* data, long len, int applyOrientation, long maxPixels, NativeImageInfo* info);
     [DllImport(Lib)] internal static extern int mlt_image_decode(byte* data, long len, int channels, int applyOrientation, long maxPixels, byte* output, long outputLength, NativeImageInfo* info);
 
+    [DllImport(Lib)] private static extern int mlt_file_kind([MarshalAs(UnmanagedType.LPUTF8Str)] string path);
+
+    internal const int FileRegular = 1, FileDirectory = 2, FileFifo = 3, FileCharDevice = 4, FileBlockDevice = 5, FileSocket = 6;
+
+    /// <summary>What <paramref name="path"/> is when it is neither a regular file, a folder nor missing/unreadable
+    /// (those are left to the file APIs' own errors): "a FIFO (named pipe)", "a character device", ...; else null.</summary>
+    internal static string? SpecialFileKind(string path) => mlt_file_kind(path) switch
+    {
+        FileFifo => "a FIFO (named pipe)",
+        FileCharDevice => "a character device",
+        FileBlockDevice => "a block device",
+        FileSocket => "a socket",
+        > FileSocket => "not a regular file",
+        _ => null,
+    };
+
     /// <summary>The calling thread's last native error message.</summary>
     internal static string LastError() => Marshal.PtrToStringUTF8(mlt_last_error()) ?? "";
 }

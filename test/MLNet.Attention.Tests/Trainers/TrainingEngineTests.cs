@@ -367,6 +367,54 @@ public sealed class TrainingEngineTests : OneThreadTest
     }
 
     [TestMethod]
+    [Timeout(600_000)]
+    public void AFolderWithOneBadImageAndAFifoTrainsWhenSkipping()
+    {
+        // A real image folder: 400 Fashion-MNIST PNGs, one corrupt file and one FIFO, all named *.png.
+        string dir = Path.Combine(Path.GetTempPath(), "mlnet-badfolder-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            ImageFolderWriter.WriteFashionMnist(dir, limit: 400);
+            var classDirs = Directory.GetDirectories(dir).Order(StringComparer.Ordinal).ToArray();
+            string bad = Path.Combine(classDirs[3], "bad.png");
+            File.WriteAllBytes(bad, [0x89, (byte)'P', (byte)'N', (byte)'G', 13, 10, 26, 10, 0, 0, 0, 13, (byte)'I', (byte)'H', (byte)'D', (byte)'R', 1, 2]);
+            string fifo = Path.Combine(classDirs[5], "pipe.png");
+            Transforms.SpecialFileTests.MakeFifo(fifo);
+
+            // Default (Throw): the FIFO is left out at listing, the corrupt file stops training with its name.
+            var strictData = ImageDataset.FromFolder(dir);
+            Assert.AreEqual(400 + 1, strictData.Count);
+            using (var strict = NewModel())
+            {
+                var e = Assert.Throws<ImageDataException>(() =>
+                    new TrainingEngine(Base with { MaxEpoch = 1 }).Fit(strict, strictData, null, TrainPipeline, EvalPipeline));
+                Assert.AreEqual(bad, e.Input);
+                Assert.AreEqual(BadInputKind.Truncated, e.Kind, e.Message);
+            }
+
+            // Skip: one epoch over the rest; both named in the log and in the result.
+            var data = ImageDataset.FromFolder(dir, new ImageFolderOptions { OnBadInput = BadInputPolicy.Skip });
+            using var model = NewModel();
+            var log = new List<string>();
+            var engine = new TrainingEngine(Base with { MaxEpoch = 1, OnBadInput = BadInputPolicy.Skip });
+            engine.Log += (_, l) => log.Add(l);
+            var result = engine.Fit(model, data, null, TrainPipeline, EvalPipeline);
+            Assert.HasCount(1, result.History);
+            Assert.AreEqual(2, result.BadInput.Count, result.BadInput.ToString());
+            CollectionAssert.AreEquivalent(new[] { bad, fifo }, result.BadInput.Entries.Select(e => e.Source).ToArray());
+            Assert.AreEqual(1, result.BadInput.CountOf(BadInputKind.Truncated));
+            Assert.AreEqual(1, result.BadInput.CountOf(BadInputKind.Unreadable));
+            string all = string.Join("\n", log);
+            Assert.IsTrue(log.Any(l => l.StartsWith("warning: listing the data left out", StringComparison.Ordinal) && l.Contains(fifo, StringComparison.Ordinal)), all);
+            Assert.IsTrue(log.Any(l => l.StartsWith("2 bad inputs skipped", StringComparison.Ordinal) && l.Contains(bad, StringComparison.Ordinal)), all);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
+    }
+
+    [TestMethod]
     public void PredictProbabilitiesAgreesWithValidation()
     {
         using var model = NewModel();
