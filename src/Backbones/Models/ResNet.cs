@@ -17,6 +17,17 @@ public enum ResNetBlockType
     Bottleneck,
 }
 
+/// <summary>The stem of a <see cref="ResNet"/> (timm's <c>stem_type</c>).</summary>
+public enum ResNetStem
+{
+    /// <summary>One 7×7 stride-2 conv (3×3 stride 1 in the small-image form): torchvision's, timm's <c>''</c>.</summary>
+    Single,
+    /// <summary>timm's <c>'deep'</c> (the "-c"/"-d" ResNets): three 3×3 convs of widths w/2, w/2, w (w = the stem width), <c>conv1.0</c>, <c>conv1.3</c>, <c>conv1.6</c>.</summary>
+    Deep,
+    /// <summary>timm's <c>'deep_tiered'</c> (the "-t" ResNets): three 3×3 convs of widths 3·⌊w/8⌋, w/2, w.</summary>
+    DeepTiered,
+}
+
 /// <summary>Builds the module that replaces a bottleneck's 3×3 conv (PSA for EPSANet, selective kernel for SKNet).</summary>
 /// <param name="width">Its input and output channels (the bottleneck width).</param>
 /// <param name="stride">The block's stride (2 in the first block of stages 2–4).</param>
@@ -72,6 +83,16 @@ public sealed record ResNetConfig
 
     /// <summary>Stride of the stem conv; 0: the form's own (2, or 1 in the small-image form). See <see cref="BackboneOptions.StemStride"/>.</summary>
     public int StemStride { get; init; }
+
+    /// <summary>The stem: torchvision's single conv, or timm's deep or deep-tiered three-conv stem (its first conv carries the stride).</summary>
+    public ResNetStem Stem { get; init; } = ResNetStem.Single;
+
+    /// <summary>
+    /// timm's <c>avg_down</c> (the "-d"/"-t" ResNets): the shortcut projection is <c>downsample.0</c> = 2×2 average pool
+    /// with the block's stride (ceil mode, padding not counted; an <see cref="Identity"/> at stride 1), then the 1×1 conv
+    /// <c>downsample.1</c> at stride 1 and its batch norm <c>downsample.2</c>.
+    /// </summary>
+    public bool AvgDown { get; init; }
 }
 
 /// <summary>
@@ -87,10 +108,10 @@ public sealed record ResNetConfig
 /// their own initialisation (GC's zero last conv, non-local's zero BN), which such a loop would otherwise overwrite;
 /// a replacement of the 3×3 conv (PSA, SK) is part of the block and is re-initialised like the EPSANet code does.
 /// </remarks>
-public sealed class ResNet : Module<Tensor, Tensor>
+public sealed class ResNet : Module<Tensor, Tensor>, IFeatureBackbone
 {
-    /// <summary>The stem conv: 7×7 stride 2 (3×3 stride 1 in the small-image form), no bias.</summary>
-    public Conv2d Conv1 { get; }
+    /// <summary>The stem conv: 7×7 stride 2 (3×3 stride 1 in the small-image form), no bias; or the deep stem's Sequential (<see cref="ResNetConfig.Stem"/>).</summary>
+    public Module<Tensor, Tensor> Conv1 { get; }
     /// <summary>The stem's batch norm.</summary>
     public BatchNorm2d Bn1 { get; }
     /// <summary>The stem's ReLU.</summary>
@@ -126,9 +147,7 @@ public sealed class ResNet : Module<Tensor, Tensor>
         long expansion = config.Block == ResNetBlockType.Basic ? 1 : 4;
         if (config.StemStride is < 0 or > 4) throw new ArgumentException($"StemStride must be 0 (the form's own) to 4, got {config.StemStride}", nameof(config));
         long stemStride = config.StemStride != 0 ? config.StemStride : config.SmallImage ? 1 : 2;
-        Conv1 = RegisterModule("conv1", config.SmallImage
-            ? new Conv2d(config.InChannels, stem, 3, stride: stemStride, padding: 1, bias: false)
-            : new Conv2d(config.InChannels, stem, 7, stride: stemStride, padding: 3, bias: false));
+        Conv1 = RegisterModule("conv1", StemConv(config, stem, stemStride));
         Bn1 = RegisterModule("bn1", new BatchNorm2d(stem));
         Relu = RegisterModule("relu", new ReLU(inplace: true));
         MaxPool = RegisterModule<Module<Tensor, Tensor>>("maxpool", config.SmallImage ? new Identity() : new MaxPool2d(3, 2, 1));
@@ -149,7 +168,7 @@ public sealed class ResNet : Module<Tensor, Tensor>
             {
                 long blockStride = b == 0 ? stride : 1;
                 Sequential? downsample = b == 0 && (stride != 1 || inplanes != outplanes)
-                    ? new Sequential(new Conv2d(inplanes, outplanes, 1, stride: stride, bias: false), new BatchNorm2d(outplanes))
+                    ? Projection(inplanes, outplanes, stride, config.AvgDown)
                     : null;
                 var att = config.Attention?.Invoke(s, outplanes);
                 if (att is not null)
@@ -174,6 +193,30 @@ public sealed class ResNet : Module<Tensor, Tensor>
         foreach (var b in bams) attention.Add(b);
         InitWeights(this, attention);
     }
+
+    /// <summary>The stem conv(s): torchvision's single conv or timm's deep / deep-tiered stem (timm <c>ResNet.__init__</c>).</summary>
+    private static Module<Tensor, Tensor> StemConv(ResNetConfig config, long stem, long stride)
+    {
+        if (config.Stem == ResNetStem.Single)
+            return config.SmallImage
+                ? new Conv2d(config.InChannels, stem, 3, stride: stride, padding: 1, bias: false)
+                : new Conv2d(config.InChannels, stem, 7, stride: stride, padding: 3, bias: false);
+        if (!Enum.IsDefined(config.Stem)) throw new ArgumentException($"unknown stem {config.Stem}", nameof(config));
+        if (stem % 2 != 0 || stem < 8) throw new ArgumentException($"a deep stem needs an even stem width >= 8, got {stem}", nameof(config));
+        long half = stem / 2;
+        long first = config.Stem == ResNetStem.DeepTiered ? 3 * (half / 4) : half;
+        return new Sequential(
+            new Conv2d(config.InChannels, first, 3, stride: stride, padding: 1, bias: false), new BatchNorm2d(first), new ReLU(inplace: true),
+            new Conv2d(first, half, 3, stride: 1, padding: 1, bias: false), new BatchNorm2d(half), new ReLU(inplace: true),
+            new Conv2d(half, stem, 3, stride: 1, padding: 1, bias: false));
+    }
+
+    /// <summary>The shortcut projection: torchvision's strided 1×1 conv + BN, or timm's <c>downsample_avg</c> (pool, 1×1 conv, BN).</summary>
+    private static Sequential Projection(long inplanes, long outplanes, long stride, bool avgDown) => avgDown
+        ? new Sequential(
+            stride == 1 ? new Identity() : new AvgPool2d(2, stride, ceilMode: true, countIncludePad: false),
+            new Conv2d(inplanes, outplanes, 1, bias: false), new BatchNorm2d(outplanes))
+        : new Sequential(new Conv2d(inplanes, outplanes, 1, stride: stride, bias: false), new BatchNorm2d(outplanes));
 
     /// <summary>Kaiming-normal (fan out, ReLU gain) conv weights and γ = 1, β = 0 batch norms, skipping <paramref name="skip"/>'s subtrees.</summary>
     private static void InitWeights(Module module, HashSet<Module> skip)
@@ -211,15 +254,28 @@ public sealed class ResNet : Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(input);
         using var scope = Tensor.NewDisposeScope();
+        return Fc.Forward(ForwardFeatures(input)).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public Tensor ForwardFeatures(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = Tensor.NewDisposeScope();
         var x = MaxPool.Forward(Relu.Forward(Bn1.Forward(Conv1.Forward(input))));
         for (int s = 0; s < 4; s++)
         {
             x = Stages[s].Forward(x);
             if (s < StageBams.Count) x = StageBams[s].Forward(x);
         }
-        var features = AvgPool.Forward(x).Flatten(1);
-        return Fc.Forward(features).MoveToOuterDisposeScope();
+        return AvgPool.Forward(x).Flatten(1).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    public string ClassifierName => "fc";
+
+    /// <inheritdoc/>
+    Linear IFeatureBackbone.Classifier => Fc;
 }
 
 /// <summary>
@@ -366,6 +422,7 @@ public sealed class ResNetFamily : IModelFamily
     public static IReadOnlyList<long> EcaResNet50Kernels { get; } = new long[] { 3, 5, 5, 7 };
 
     private static readonly int[] Depth18 = { 2, 2, 2, 2 }, Depth34 = { 3, 4, 6, 3 }, Depth101 = { 3, 4, 23, 3 };
+    private static readonly int[] Depth26 = { 2, 2, 2, 2 }, Depth152 = { 3, 8, 36, 3 }, DepthLight = { 1, 1, 11, 3 };
 
     /// <inheritdoc/>
     public IEnumerable<ModelInfo> Models { get; } = new[]
@@ -383,7 +440,48 @@ public sealed class ResNetFamily : IModelFamily
         new ModelInfo("ca_resnet50", Family, "CA-ResNet-50: coordinate attention (Hou et al. 2021) after bn3 of every block", o => WithOwn(o, "ca_resnet50", "ca")),
         new ModelInfo("gc_resnet50", Family, "GC-ResNet-50 (Cao et al. 2019): global context block r16 after bn3 of every block", o => WithOwn(o, "gc_resnet50", "gc")),
         new ModelInfo("sk_resnet50", Family, "SKNet-50 (Li et al. 2019): ResNeXt-50 32x4d with selective-kernel convs (M 2, G 32, r 16) as conv2", SkResNet50),
+        // timm's ResNets (timm/models/resnet.py), in timm's layout, so timm's checkpoints of these names load:
+        // "d" = deep stem (32, 32, 64) + average-pool shortcuts, "t" = tiered deep stem (24, 32, 64) + average-pool
+        // shortcuts; timm registers the attention layer of a block as "se" whatever its kind.
+        Timm("resnet18d", "ResNet-18-D (timm; He et al. 2019 bag of tricks): deep 3x3 stem, average-pool shortcuts", ResNetBlockType.Basic, Depth18, ResNetStem.Deep, null),
+        Timm("resnet26", "ResNet-26 (timm): bottleneck blocks 2, 2, 2, 2", ResNetBlockType.Bottleneck, Depth26, ResNetStem.Single, null, avgDown: false),
+        Timm("resnet26d", "ResNet-26-D (timm): bottleneck blocks 2, 2, 2, 2, deep stem, average-pool shortcuts", ResNetBlockType.Bottleneck, Depth26, ResNetStem.Deep, null),
+        Timm("resnet26t", "ResNet-26-T (timm): bottleneck blocks 2, 2, 2, 2, tiered deep stem, average-pool shortcuts", ResNetBlockType.Bottleneck, Depth26, ResNetStem.DeepTiered, null),
+        Timm("resnet34d", "ResNet-34-D (timm): deep 3x3 stem, average-pool shortcuts", ResNetBlockType.Basic, Depth34, ResNetStem.Deep, null),
+        Timm("resnet50d", "ResNet-50-D (timm): deep 3x3 stem, average-pool shortcuts", ResNetBlockType.Bottleneck, Depth34, ResNetStem.Deep, null),
+        Timm("resnet101d", "ResNet-101-D (timm): deep 3x3 stem, average-pool shortcuts", ResNetBlockType.Bottleneck, Depth101, ResNetStem.Deep, null),
+        Timm("seresnet50_timm", "SE-ResNet-50 as timm builds it (seresnet50): SEModule with biased 1x1 convs, C/16 rounded to 8 (fc1/fc2), after bn3", ResNetBlockType.Bottleneck, Depth34, ResNetStem.Single, "se", avgDown: false),
+        Timm("seresnet152d", "SE-ResNet-152-D (timm): blocks 3, 8, 36, 3, deep stem, average-pool shortcuts, timm's SEModule", ResNetBlockType.Bottleneck, Depth152, ResNetStem.Deep, "se"),
+        Timm("ecaresnet26t", "ECA-ResNet-26-T (timm): blocks 2, 2, 2, 2, tiered deep stem, average-pool shortcuts, ECA with k from the channels", ResNetBlockType.Bottleneck, Depth26, ResNetStem.DeepTiered, "eca"),
+        Timm("ecaresnet50d", "ECA-ResNet-50-D (timm): deep stem, average-pool shortcuts, ECA with k from the channels (3, 5, 5, 7 at full width)", ResNetBlockType.Bottleneck, Depth34, ResNetStem.Deep, "eca"),
+        Timm("ecaresnet50t", "ECA-ResNet-50-T (timm): tiered deep stem, average-pool shortcuts, ECA with k from the channels", ResNetBlockType.Bottleneck, Depth34, ResNetStem.DeepTiered, "eca"),
+        Timm("ecaresnet101d", "ECA-ResNet-101-D (timm): deep stem, average-pool shortcuts, ECA with k from the channels", ResNetBlockType.Bottleneck, Depth101, ResNetStem.Deep, "eca"),
+        Timm("ecaresnetlight", "ECA-ResNet-Light (timm): bottleneck blocks 1, 1, 11, 3, 7x7 stem, average-pool shortcuts, ECA", ResNetBlockType.Bottleneck, DepthLight, ResNetStem.Single, "eca"),
     }.Select(m => m with { TakesStemStride = true }).ToArray();
+
+    /// <summary>
+    /// timm's EcaModule kernel size: t = ⌊|log₂C + 1| / 2⌋, made odd, at least 3 (the paper's ψ(C) of
+    /// <see cref="EfficientChannelAttention.AdaptiveKernelSize"/> with timm's floor of 3).
+    /// </summary>
+    public static long TimmEcaKernelSize(long channels) => Math.Max(3, EfficientChannelAttention.AdaptiveKernelSize(channels));
+
+    private static ModelInfo Timm(string name, string description, ResNetBlockType block, int[] layers, ResNetStem stem, string? attention, bool avgDown = true) =>
+        new(name, Family, description, o =>
+        {
+            if (Normalize(o.Attention) is { } other && other != attention)
+                throw new ArgumentException($"{name} is timm's layout{(attention is null ? " without attention" : $" with its own '{attention}'")}; options.Attention '{o.Attention}' does not apply (build resnet50 with Attention for other layers)", nameof(o));
+            o.Validate();
+            var config = Base(o, block, layers, 16) with { Stem = stem, AvgDown = avgDown };
+            if (attention is not null)
+                config = config with
+                {
+                    AttentionName = "se",
+                    Attention = attention == "se"
+                        ? (_, c) => new SEModule(c)
+                        : (_, c) => new EfficientChannelAttention(c, TimmEcaKernelSize(c)),
+                };
+            return new ResNet(config);
+        });
 
     private static string? Normalize(string? attention)
     {
