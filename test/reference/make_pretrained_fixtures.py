@@ -8,7 +8,7 @@ Each checkpoint is a bare state dict, as the hubs publish them:
                  num_batches_tracked buffers, as torchvision's legacy checkpoints (resnet18-f37072fd.pth, ...) are,
   *.safetensors  timm's model.safetensors on the Hugging Face hub (metadata {"format": "pt"}).
 The networks are the reference code at a reduced width (the C# registry's BackboneOptions.WidthMultiplier), 3 input
-channels, 10 classes, in the 224-px form, fed 64-px images:
+channels, 10 classes, in the 224-px form, fed 48-px images:
   tv_resnet18, tv_resnet50   torchvision's ResNet with its own BasicBlock / Bottleneck (NarrowResNet of
                              make_backbone_fixtures.py: only the stage widths are an argument),
   tv_mobilenet_v2            torchvision.models.mobilenet_v2(width_mult=0.25) as it is,
@@ -17,7 +17,7 @@ channels, 10 classes, in the 224-px form, fed 64-px images:
                              EcaModule; at reduced width the single 7x7 stem has planes[0] channels (timm: 64) and the
                              deep stems stem_width = planes[0] / 2 (timm: 32 = 64 / 2),
   timm_mobilevitv2_050       make_family_fixtures.py's re-implementation of timm's mobilevitv2 (ByobNet).
-expected.safetensors holds per fixture NAME: NAME/x (the input, 2x3x64x64), NAME/probs (softmax of the eval-mode
+expected.safetensors holds per fixture NAME: NAME/x (the input, 2x3x48x48, float16-exact values stored as float16), NAME/probs (softmax of the eval-mode
 logits), NAME/features (the pooled features before the classifier: timm's forward_head(pre_logits=True)), and the
 metadata NAME/config (JSON: file, registry model, width).
 
@@ -91,6 +91,128 @@ class EcaModule(nn.Module):
 
 
 ATTN = {None: None, "se": SEModule, "eca": EcaModule}
+
+
+# timm/layers: ConvNormAct (conv_bn_act.py; BatchNormAct2d keeps the act inside `bn`, it holds no parameters) and
+# SelectiveKernel / SelectiveKernelAttn (selective_kernel.py).
+def get_padding(kernel_size, stride=1, dilation=1):
+    return ((stride - 1) + dilation * (kernel_size - 1)) // 2
+
+
+class ConvNormAct(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size=1, stride=1, dilation=1, groups=1, apply_act=True):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
+                              padding=get_padding(kernel_size, stride, dilation), dilation=dilation, groups=groups,
+                              bias=False)
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.apply_act = apply_act
+
+    def forward(self, x):
+        x = self.bn(self.conv(x))
+        return F.relu(x) if self.apply_act else x
+
+
+class SelectiveKernelAttn(nn.Module):
+    def __init__(self, channels, num_paths=2, attn_channels=32):
+        super().__init__()
+        self.num_paths = num_paths
+        self.fc_reduce = nn.Conv2d(channels, attn_channels, kernel_size=1, bias=False)
+        self.bn = nn.BatchNorm2d(attn_channels)
+        self.act = nn.ReLU(inplace=True)
+        self.fc_select = nn.Conv2d(attn_channels, channels * num_paths, kernel_size=1, bias=False)
+
+    def forward(self, x):
+        x = x.sum(1).mean((2, 3), keepdim=True)
+        x = self.fc_select(self.act(self.bn(self.fc_reduce(x))))
+        B, C, H, W = x.shape
+        x = x.view(B, self.num_paths, C // self.num_paths, H, W)
+        return torch.softmax(x, dim=1)
+
+
+class SelectiveKernel(nn.Module):
+    def __init__(self, in_channels, out_channels=None, kernel_size=None, stride=1, dilation=1, groups=1,
+                 rd_ratio=1. / 16, rd_channels=None, rd_divisor=8, keep_3x3=True, split_input=True):
+        super().__init__()
+        out_channels = out_channels or in_channels
+        kernel_size = kernel_size or [3, 5]
+        if keep_3x3:
+            dilation = [dilation * (k - 1) // 2 for k in kernel_size]
+            kernel_size = [3] * len(kernel_size)
+        else:
+            dilation = [dilation] * len(kernel_size)
+        self.num_paths = len(kernel_size)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.split_input = split_input
+        if self.split_input:
+            assert in_channels % self.num_paths == 0
+            in_channels = in_channels // self.num_paths
+        groups = min(out_channels, groups)
+        self.paths = nn.ModuleList([
+            ConvNormAct(in_channels, out_channels, kernel_size=k, stride=stride, dilation=d, groups=groups)
+            for k, d in zip(kernel_size, dilation)])
+        attn_channels = rd_channels or make_divisible(out_channels * rd_ratio, divisor=rd_divisor)
+        self.attn = SelectiveKernelAttn(out_channels, self.num_paths, attn_channels)
+
+    def forward(self, x):
+        if self.split_input:
+            x_split = torch.split(x, self.in_channels // self.num_paths, 1)
+            x_paths = [op(x_split[i]) for i, op in enumerate(self.paths)]
+        else:
+            x_paths = [op(x) for op in self.paths]
+        x = torch.stack(x_paths, dim=1)
+        x = x * self.attn(x)
+        return torch.sum(x, dim=1)
+
+
+# timm/models/sknet.py
+class SelectiveKernelBasic(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None, attn_layer=None, sk_kwargs=None, cardinality=1,
+                 base_width=64):
+        super().__init__()
+        self.conv1 = SelectiveKernel(inplanes, planes, stride=stride, **sk_kwargs)
+        self.conv2 = ConvNormAct(planes, planes, kernel_size=3, apply_act=False)
+        self.se = None
+        self.act = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        shortcut = x
+        x = self.conv2(self.conv1(x))
+        if self.downsample is not None:
+            shortcut = self.downsample(shortcut)
+        x += shortcut
+        return self.act(x)
+
+
+class SelectiveKernelBottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None, attn_layer=None, sk_kwargs=None, cardinality=1,
+                 base_width=64):
+        super().__init__()
+        width = int(math.floor(planes * (base_width / 64)) * cardinality)
+        self.conv1 = ConvNormAct(inplanes, width, kernel_size=1)
+        self.conv2 = SelectiveKernel(width, width, stride=stride, groups=cardinality, **sk_kwargs)
+        self.conv3 = ConvNormAct(width, planes * self.expansion, kernel_size=1, apply_act=False)
+        self.se = None
+        self.act = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        shortcut = x
+        x = self.conv3(self.conv2(self.conv1(x)))
+        if self.downsample is not None:
+            shortcut = self.downsample(shortcut)
+        x += shortcut
+        return self.act(x)
+
+
+SK18 = dict(sk_kwargs=dict(rd_ratio=1 / 8, rd_divisor=16, split_input=True))
+SKX50 = dict(sk_kwargs=dict(rd_ratio=1 / 16, rd_divisor=32, split_input=False), cardinality=32, base_width=4)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -170,7 +292,7 @@ def downsample_avg(in_channels, out_channels, stride):
 
 class TimmResNet(nn.Module):
     def __init__(self, block, layers, num_classes=1000, in_chans=3, stem_width=64, stem_type='', avg_down=False,
-                 channels=(64, 128, 256, 512), attn_layer=None, single_stem_width=64):
+                 channels=(64, 128, 256, 512), attn_layer=None, single_stem_width=64, block_args=None):
         super().__init__()
         deep_stem = 'deep' in stem_type
         inplanes = stem_width * 2 if deep_stem else single_stem_width
@@ -202,7 +324,7 @@ class TimmResNet(nn.Module):
             blocks = []
             for block_idx in range(num_blocks):
                 blocks.append(block(inplanes, planes, stride if block_idx == 0 else 1,
-                                    downsample if block_idx == 0 else None, attn_layer=attn))
+                                    downsample if block_idx == 0 else None, attn_layer=attn, **(block_args or {})))
                 inplanes = planes * block.expansion
             self.add_module(f'layer{stage_idx + 1}', nn.Sequential(*blocks))
         self.num_features = channels[-1] * block.expansion
@@ -223,10 +345,10 @@ class TimmResNet(nn.Module):
         return self.fc(self.pooled(x))
 
 
-def timm_resnet(block, layers, width, stem_type='', avg_down=False, attn_layer=None):
-    planes = stage_planes(width, 16)
+def timm_resnet(block, layers, width, stem_type='', avg_down=False, attn_layer=None, block_args=None, divisor=16):
+    planes = stage_planes(width, divisor)
     return TimmResNet(block, layers, 10, 3, stem_width=planes[0] // 2, stem_type=stem_type, avg_down=avg_down,
-                      channels=planes, attn_layer=attn_layer, single_stem_width=planes[0])
+                      channels=planes, attn_layer=attn_layer, single_stem_width=planes[0], block_args=block_args)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -274,13 +396,13 @@ def record(name, model, registry, width, formats, drop_num_batches_tracked=False
         else:
             save(path, sd, {"format": "pt"})
         files.append(f"{name}.{fmt}")
-    x = torch.randn(2, 3, 64, 64, generator=gen)
+    x = torch.randn(2, 3, 48, 48, generator=gen).half().float()  # float16-exact: stored as float16 without loss
     with torch.no_grad():
         logits = model(x)
         feats = pooled(model, x)
         head = model.fc if hasattr(model, "fc") else model.classifier[1] if hasattr(model, "classifier") else model.head.fc
         assert torch.allclose(head(feats), logits, atol=1e-5), name
-    tensors[f"{name}/x"] = x
+    tensors[f"{name}/x"] = x.half()
     tensors[f"{name}/probs"] = torch.softmax(logits, 1)
     tensors[f"{name}/features"] = feats
     metadata[f"{name}/config"] = json.dumps(dict(files=files, model=registry, width=width))
@@ -302,15 +424,19 @@ def main():
     # timm ResNets: a plain one, the SE and ECA variants, each stem type and both shortcut kinds.
     record("timm_resnet50", timm_resnet(Bottleneck, [3, 4, 6, 3], 1 / 16), "resnet50", 1 / 16, ["safetensors"], seed=4)
     record("timm_resnet18d", timm_resnet(BasicBlock, [2, 2, 2, 2], 1 / 16, 'deep', True), "resnet18d", 1 / 16,
-           ["safetensors"], seed=5)
+           ["safetensors", "pth"], seed=5)
     record("timm_seresnet50", timm_resnet(Bottleneck, [3, 4, 6, 3], 1 / 16, attn_layer="se"), "seresnet50_timm",
-           1 / 16, ["safetensors", "pth"], seed=6)
+           1 / 16, ["safetensors"], seed=6)
     record("timm_ecaresnet50d", timm_resnet(Bottleneck, [3, 4, 6, 3], 1 / 16, 'deep', True, "eca"), "ecaresnet50d",
            1 / 16, ["safetensors"], seed=7)
     record("timm_ecaresnet26t", timm_resnet(Bottleneck, [2, 2, 2, 2], 1 / 16, 'deep_tiered', True, "eca"),
            "ecaresnet26t", 1 / 16, ["safetensors"], seed=8)
     record("timm_ecaresnetlight", timm_resnet(Bottleneck, [1, 1, 11, 3], 1 / 16, '', True, "eca"), "ecaresnetlight",
            1 / 16, ["safetensors"], seed=9)
+    record("timm_skresnet18", timm_resnet(SelectiveKernelBasic, [2, 2, 2, 2], 1 / 16, block_args=SK18), "skresnet18",
+           1 / 16, ["safetensors"], seed=11)
+    record("timm_skresnext50_32x4d", timm_resnet(SelectiveKernelBottleneck, [3, 4, 6, 3], 1 / 16, block_args=SKX50,
+                                                 divisor=32), "skresnext50_32x4d", 1 / 16, ["safetensors"], seed=12)
     # timm mobilevitv2_050 at WidthMultiplier 0.25 (multiplier 0.5 x 0.25), timm's depths 2, 4, 3.
     record("timm_mobilevitv2_050", MobileViTv2(0.125, 10, 3, False), "mobilevitv2_050", 0.25, ["safetensors"], seed=10)
     # The full-size (ImageNet, 1000 classes) key layouts the hubs' real checkpoints have: FULL/<registry model>/keys.
@@ -326,6 +452,8 @@ def main():
                                    attn_layer="eca"),
         "ecaresnetlight": TimmResNet(Bottleneck, [1, 1, 11, 3], stem_width=32, avg_down=True, attn_layer="eca"),
         "mobilevitv2_050": MobileViTv2(0.5),
+        "skresnet18": TimmResNet(SelectiveKernelBasic, [2, 2, 2, 2], block_args=SK18),
+        "skresnext50_32x4d": TimmResNet(SelectiveKernelBottleneck, [3, 4, 6, 3], block_args=SKX50),
     }
     for arch, model in full.items():
         metadata[f"FULL/{arch}/keys"] = ",".join(f"{k}:{'x'.join(map(str, v.shape))}" for k, v in model.state_dict().items())

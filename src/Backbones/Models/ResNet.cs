@@ -15,7 +15,17 @@ public enum ResNetBlockType
     Basic,
     /// <summary>1×1 → 3×3 → 1×1 convs (ResNet-50/101), expansion 4.</summary>
     Bottleneck,
+    /// <summary>timm's <c>SelectiveKernelBasic</c> (skresnet18/34): <c>conv1</c> a <see cref="TimmSelectiveKernel"/> carrying the stride, <c>conv2</c> a 3×3 ConvBn; expansion 1.</summary>
+    SelectiveKernelBasic,
+    /// <summary>timm's <c>SelectiveKernelBottleneck</c> (skresnext50_32x4d): 1×1 ConvBnReLU <c>conv1</c>, <c>conv2</c> a <see cref="TimmSelectiveKernel"/>, 1×1 ConvBn <c>conv3</c>; expansion 4.</summary>
+    SelectiveKernelBottleneck,
 }
+
+/// <summary>The selective-kernel settings of timm's SK ResNets (timm/models/sknet.py <c>sk_kwargs</c>).</summary>
+/// <param name="RdRatio">Attention width as a share of the channels (skresnet18/34: 1/8; skresnext50: 1/16).</param>
+/// <param name="RdDivisor">The attention width rounds to a multiple of this (16; 32).</param>
+/// <param name="SplitInput">Each path sees half the input channels (true; false).</param>
+public sealed record SelectiveKernelSettings(double RdRatio, long RdDivisor, bool SplitInput);
 
 /// <summary>The stem of a <see cref="ResNet"/> (timm's <c>stem_type</c>).</summary>
 public enum ResNetStem
@@ -93,6 +103,9 @@ public sealed record ResNetConfig
     /// <c>downsample.1</c> at stride 1 and its batch norm <c>downsample.2</c>.
     /// </summary>
     public bool AvgDown { get; init; }
+
+    /// <summary>The selective kernels of the <see cref="ResNetBlockType.SelectiveKernelBasic"/> and <see cref="ResNetBlockType.SelectiveKernelBottleneck"/> blocks.</summary>
+    public SelectiveKernelSettings SelectiveKernel { get; init; } = new(1.0 / 8, 16, true);
 }
 
 /// <summary>
@@ -144,7 +157,7 @@ public sealed class ResNet : Module<Tensor, Tensor>, IFeatureBackbone
             throw new ArgumentException("basic blocks take no groups, base width or 3×3-conv replacement (as torchvision's BasicBlock)", nameof(config));
 
         long stem = config.Planes[0];
-        long expansion = config.Block == ResNetBlockType.Basic ? 1 : 4;
+        long expansion = config.Block is ResNetBlockType.Basic or ResNetBlockType.SelectiveKernelBasic ? 1 : 4;
         if (config.StemStride is < 0 or > 4) throw new ArgumentException($"StemStride must be 0 (the form's own) to 4, got {config.StemStride}", nameof(config));
         long stemStride = config.StemStride != 0 ? config.StemStride : config.SmallImage ? 1 : 2;
         Conv1 = RegisterModule("conv1", StemConv(config, stem, stemStride));
@@ -177,9 +190,14 @@ public sealed class ResNet : Module<Tensor, Tensor>, IFeatureBackbone
                         throw new ArgumentException("an attention layer needs an AttentionName to be registered under", nameof(config));
                     attention.Add(att);
                 }
-                Module<Tensor, Tensor> block = config.Block == ResNetBlockType.Basic
-                    ? new BasicBlock(inplanes, planes, blockStride, downsample, config.AttentionName, att)
-                    : new Bottleneck(inplanes, planes, blockStride, downsample, config, s, config.AttentionName, att);
+                Module<Tensor, Tensor> block = config.Block switch
+                {
+                    ResNetBlockType.Basic => new BasicBlock(inplanes, planes, blockStride, downsample, config.AttentionName, att),
+                    ResNetBlockType.Bottleneck => new Bottleneck(inplanes, planes, blockStride, downsample, config, s, config.AttentionName, att),
+                    ResNetBlockType.SelectiveKernelBasic => new SelectiveKernelBasicBlock(inplanes, planes, blockStride, downsample, config.SelectiveKernel),
+                    ResNetBlockType.SelectiveKernelBottleneck => new SelectiveKernelBottleneckBlock(inplanes, planes, blockStride, downsample, config),
+                    _ => throw new ArgumentException($"unknown block type {config.Block}", nameof(config)),
+                };
                 stage.Append(block);
                 inplanes = outplanes;
             }
@@ -333,6 +351,70 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
 }
 
 /// <summary>
+/// timm's <c>SelectiveKernelBasic</c> (timm/models/sknet.py): <c>conv1</c> = <see cref="TimmSelectiveKernel"/>
+/// (inplanes → planes, the block's stride), <c>conv2</c> = 3×3 ConvBn without activation, the residual add, ReLU.
+/// </summary>
+public sealed class SelectiveKernelBasicBlock : Module<Tensor, Tensor>
+{
+    private readonly TimmSelectiveKernel _conv1;
+    private readonly ConvBnReLU _conv2;
+    private readonly Sequential? _downsample;
+
+    /// <summary>Creates the block.</summary>
+    public SelectiveKernelBasicBlock(long inplanes, long planes, long stride, Sequential? downsample, SelectiveKernelSettings sk)
+    {
+        ArgumentNullException.ThrowIfNull(sk);
+        _conv1 = RegisterModule("conv1", new TimmSelectiveKernel(inplanes, planes, stride, 1, sk.RdRatio, sk.RdDivisor, sk.SplitInput));
+        _conv2 = RegisterModule("conv2", new ConvBnReLU(planes, planes, 3, act: false));
+        if (downsample is not null) _downsample = RegisterModule("downsample", downsample);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = Tensor.NewDisposeScope();
+        var y = _conv2.Forward(_conv1.Forward(input));
+        var identity = _downsample is null ? input : _downsample.Forward(input);
+        return (y + identity).Relu_().MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// timm's <c>SelectiveKernelBottleneck</c> (timm/models/sknet.py): <c>conv1</c> 1×1 ConvBnReLU to the width,
+/// <c>conv2</c> = <see cref="TimmSelectiveKernel"/> (the block's stride and groups), <c>conv3</c> 1×1 ConvBn to
+/// 4·planes, the residual add, ReLU.
+/// </summary>
+public sealed class SelectiveKernelBottleneckBlock : Module<Tensor, Tensor>
+{
+    private readonly ConvBnReLU _conv1, _conv3;
+    private readonly TimmSelectiveKernel _conv2;
+    private readonly Sequential? _downsample;
+
+    /// <summary>Creates the block.</summary>
+    public SelectiveKernelBottleneckBlock(long inplanes, long planes, long stride, Sequential? downsample, ResNetConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        long width = planes * config.BaseWidth / 64 * config.Groups;
+        var sk = config.SelectiveKernel;
+        _conv1 = RegisterModule("conv1", new ConvBnReLU(inplanes, width, 1));
+        _conv2 = RegisterModule("conv2", new TimmSelectiveKernel(width, width, stride, config.Groups, sk.RdRatio, sk.RdDivisor, sk.SplitInput));
+        _conv3 = RegisterModule("conv3", new ConvBnReLU(width, planes * Bottleneck.Expansion, 1, act: false));
+        if (downsample is not null) _downsample = RegisterModule("downsample", downsample);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = Tensor.NewDisposeScope();
+        var y = _conv3.Forward(_conv2.Forward(_conv1.Forward(input)));
+        var identity = _downsample is null ? input : _downsample.Forward(input);
+        return (y + identity).Relu_().MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
 /// torchvision's <c>Bottleneck</c>: <c>conv1</c> 1×1 to the width + <c>bn1</c> + ReLU, <c>conv2</c> (3×3 with the
 /// block's stride and groups, or its replacement: EPSANet's PSA module, SKNet's selective kernel) + <c>bn2</c> + ReLU,
 /// <c>conv3</c> 1×1 to 4·planes + <c>bn3</c>, the optional attention layer, the residual add and ReLU.
@@ -456,6 +538,9 @@ public sealed class ResNetFamily : IModelFamily
         Timm("ecaresnet50d", "ECA-ResNet-50-D (timm): deep stem, average-pool shortcuts, ECA with k from the channels (3, 5, 5, 7 at full width)", ResNetBlockType.Bottleneck, Depth34, ResNetStem.Deep, "eca"),
         Timm("ecaresnet50t", "ECA-ResNet-50-T (timm): tiered deep stem, average-pool shortcuts, ECA with k from the channels", ResNetBlockType.Bottleneck, Depth34, ResNetStem.DeepTiered, "eca"),
         Timm("ecaresnet101d", "ECA-ResNet-101-D (timm): deep stem, average-pool shortcuts, ECA with k from the channels", ResNetBlockType.Bottleneck, Depth101, ResNetStem.Deep, "eca"),
+        Sk("skresnet18", "SK-ResNet-18 (timm): ResNet-18 whose first 3x3 conv of each block is timm's selective kernel (two 3x3 paths, dilation 1 and 2, split input, attention C/8 rounded to 16)", ResNetBlockType.SelectiveKernelBasic, Depth18, new(1.0 / 8, 16, true)),
+        Sk("skresnet34", "SK-ResNet-34 (timm): ResNet-34 with timm's selective kernel as each block's first conv", ResNetBlockType.SelectiveKernelBasic, Depth34, new(1.0 / 8, 16, true)),
+        Sk("skresnext50_32x4d", "SK-ResNeXt-50 32x4d (timm; the SKNet-50 of the paper in timm's layout): selective kernel, groups 32, attention C/16 rounded to 32, unsplit input", ResNetBlockType.SelectiveKernelBottleneck, Depth34, new(1.0 / 16, 32, false), groups: 32, baseWidth: 4),
         Timm("ecaresnetlight", "ECA-ResNet-Light (timm): bottleneck blocks 1, 1, 11, 3, 7x7 stem, average-pool shortcuts, ECA", ResNetBlockType.Bottleneck, DepthLight, ResNetStem.Single, "eca"),
     }.Select(m => m with { TakesStemStride = true }).ToArray();
 
@@ -464,6 +549,15 @@ public sealed class ResNetFamily : IModelFamily
     /// <see cref="EfficientChannelAttention.AdaptiveKernelSize"/> with timm's floor of 3).
     /// </summary>
     public static long TimmEcaKernelSize(long channels) => Math.Max(3, EfficientChannelAttention.AdaptiveKernelSize(channels));
+
+    private static ModelInfo Sk(string name, string description, ResNetBlockType block, int[] layers, SelectiveKernelSettings sk, long groups = 1, long baseWidth = 64) =>
+        new(name, Family, description, o =>
+        {
+            if (Normalize(o.Attention) is { } other)
+                throw new ArgumentException($"{name} is timm's layout with its own selective kernels; options.Attention '{o.Attention}' does not apply", nameof(o));
+            o.Validate();
+            return new ResNet(Base(o, ResNetBlockType.Bottleneck, layers, groups > 1 ? 32 : 16) with { Block = block, SelectiveKernel = sk, Groups = groups, BaseWidth = baseWidth });
+        });
 
     private static ModelInfo Timm(string name, string description, ResNetBlockType block, int[] layers, ResNetStem stem, string? attention, bool avgDown = true) =>
         new(name, Family, description, o =>

@@ -69,7 +69,7 @@ public sealed class PretrainedImportTests
         model.Eval();
         using var scope = Tensor.NewDisposeScope();
         using var noGrad = TorchRuntime.NoGrad();
-        var x = fx[$"{name}/x"];
+        var x = fx[$"{name}/x"].To(DType.Float32);
         var probs = Functional.Softmax(model.Forward(x), 1);
         Fixtures.AssertClose(fx[$"{name}/probs"], probs, Tol, $"{file}: probabilities");
         var features = ((IFeatureBackbone)model).ForwardFeatures(x);
