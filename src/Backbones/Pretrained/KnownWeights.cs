@@ -128,6 +128,10 @@ public sealed record KnownWeights(string Name, string Architecture, Uri Url, str
         HfTimm("ecaresnet50t.a1_in1k", "ecaresnet50t", Timm(crop: 0.95)),
         HfTimm("ecaresnet101d.miil_in1k", "ecaresnet101d", Timm()),
         HfTimm("ecaresnetlight.miil_in1k", "ecaresnetlight", Timm()),
+        // timm/models/sknet.py: _cfg = bicubic, crop 0.875
+        HfTimm("skresnet18.ra_in1k", "skresnet18", Timm()),
+        HfTimm("skresnet34.ra_in1k", "skresnet34", Timm()),
+        HfTimm("skresnext50_32x4d.ra_in1k", "skresnext50_32x4d", Timm()),
         // timm/models/mobilevit.py: cvnets weights, mean 0 / std 1, 256 px, crop 0.888
         HfTimm("mobilevitv2_050.cvnets_in1k", "mobilevitv2_050", CvNets(), "apple-ascl"),
         HfTimm("mobilevitv2_075.cvnets_in1k", "mobilevitv2_075", CvNets(), "apple-ascl"),

@@ -114,6 +114,32 @@ public sealed class PretrainedImportTests
     }
 
     [TestMethod]
+    public void ADataParallelCheckpointLikeTheOfficialEpsaNetReleaseLoads()
+    {
+        // murufeng/EPSANet saves {'state_dict': model.state_dict()} of a DataParallel model: every key starts with
+        // "module." (the torch.save form of that wrapping is read in ModuleWeightsImportTests; its full-size layout is
+        // checked in BackboneParityTests).
+        var options = new BackboneOptions(NumClasses: 10, WidthMultiplier: 0.25);
+        TorchRuntime.ManualSeed(5);
+        using var source = ModelRegistry.Create("epsanet14", options);
+        var dir = Directory.CreateTempSubdirectory("mlnet-epsanet-");
+        try
+        {
+            string path = Path.Combine(dir.FullName, "epsanet14_module.safetensors");
+            TensorSerialization.SaveSafeTensors(path, source.StateDict().Select(p => new KeyValuePair<string, Tensor>("module." + p.Key, p.Value)));
+            TorchRuntime.ManualSeed(6);
+            using var target = ModelRegistry.Create("epsanet14", options);
+            Assert.IsTrue(new PretrainedWeights(path).LoadInto(target).IsClean);
+            foreach (var ((k, a), (_, b)) in source.StateDict().Zip(target.StateDict()))
+                CollectionAssert.AreEqual(a.ToBytes(), b.ToBytes(), k);
+        }
+        finally
+        {
+            dir.Delete(true);
+        }
+    }
+
+    [TestMethod]
     public void KeyMapStripsWrappersOnlyWhenEveryKeyHasThem()
     {
         var wrapped = new List<KeyValuePair<string, int>> { new("module.conv.weight", 1), new("module.fc.bias", 2) };
