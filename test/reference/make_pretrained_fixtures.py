@@ -37,22 +37,14 @@ from torchvision.models.resnet import BasicBlock as TvBasicBlock, Bottleneck as 
 sys.path.insert(0, os.path.dirname(__file__))
 from safetensors_io import save  # noqa: E402
 from make_backbone_fixtures import NarrowResNet, stage_planes  # noqa: E402
-from make_family_fixtures import MobileViTv2, perturb  # noqa: E402
+from make_family_fixtures import MobileViTv2, make_divisible, perturb  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "fixtures", "pretrained")
 torch.set_num_threads(2)
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# timm/layers: make_divisible, SEModule (squeeze_excite.py), EcaModule (eca.py).
-def make_divisible(v, divisor=8, min_value=None, round_limit=.9):
-    min_value = min_value or divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < round_limit * v:
-        new_v += divisor
-    return new_v
-
-
+# timm/layers: SEModule (squeeze_excite.py), EcaModule (eca.py); make_divisible (helpers.py) is make_family_fixtures'.
 class SEModule(nn.Module):
     def __init__(self, channels, rd_ratio=1. / 16, rd_channels=None, rd_divisor=8, bias=True):
         super().__init__()
@@ -380,9 +372,11 @@ tensors = {}
 metadata = {}
 
 
-def record(name, model, registry, width, formats, drop_num_batches_tracked=False, seed=0):
+def record(name, build, registry, width, formats, drop_num_batches_tracked=False, seed=0):
+    """build() makes the reference network (after the seed is set, so its initialisation is reproducible)."""
     gen = torch.Generator().manual_seed(1000 + seed)
     torch.manual_seed(1000 + seed)
+    model = build()
     perturb_all(model, gen)
     model.eval()
     sd = model.state_dict()
@@ -415,30 +409,30 @@ def main():
     for full, narrow in ((torchvision.models.resnet18(), NarrowResNet(TvBasicBlock, [2, 2, 2, 2], (64, 128, 256, 512))),
                          (torchvision.models.resnet50(), NarrowResNet(TvBottleneck, [3, 4, 6, 3], (64, 128, 256, 512)))):
         assert [(k, v.shape) for k, v in full.state_dict().items()] == [(k, v.shape) for k, v in narrow.state_dict().items()]
-    record("tv_resnet18", NarrowResNet(TvBasicBlock, [2, 2, 2, 2], stage_planes(1 / 16, 16), num_classes=10),
+    record("tv_resnet18", lambda: NarrowResNet(TvBasicBlock, [2, 2, 2, 2], stage_planes(1 / 16, 16), num_classes=10),
            "resnet18", 1 / 16, ["pth"], drop_num_batches_tracked=True, seed=1)
-    record("tv_resnet50", NarrowResNet(TvBottleneck, [3, 4, 6, 3], stage_planes(1 / 16, 16), num_classes=10),
+    record("tv_resnet50", lambda: NarrowResNet(TvBottleneck, [3, 4, 6, 3], stage_planes(1 / 16, 16), num_classes=10),
            "resnet50", 1 / 16, ["pth"], drop_num_batches_tracked=True, seed=2)
-    record("tv_mobilenet_v2", torchvision.models.mobilenet_v2(num_classes=10, width_mult=0.25),
+    record("tv_mobilenet_v2", lambda: torchvision.models.mobilenet_v2(num_classes=10, width_mult=0.25),
            "mobilenetv2", 0.25, ["pth"], drop_num_batches_tracked=True, seed=3)
     # timm ResNets: a plain one, the SE and ECA variants, each stem type and both shortcut kinds.
-    record("timm_resnet50", timm_resnet(Bottleneck, [3, 4, 6, 3], 1 / 16), "resnet50", 1 / 16, ["safetensors"], seed=4)
-    record("timm_resnet18d", timm_resnet(BasicBlock, [2, 2, 2, 2], 1 / 16, 'deep', True), "resnet18d", 1 / 16,
+    record("timm_resnet50", lambda: timm_resnet(Bottleneck, [3, 4, 6, 3], 1 / 16), "resnet50", 1 / 16, ["safetensors"], seed=4)
+    record("timm_resnet18d", lambda: timm_resnet(BasicBlock, [2, 2, 2, 2], 1 / 16, 'deep', True), "resnet18d", 1 / 16,
            ["safetensors", "pth"], seed=5)
-    record("timm_seresnet50", timm_resnet(Bottleneck, [3, 4, 6, 3], 1 / 16, attn_layer="se"), "seresnet50_timm",
+    record("timm_seresnet50", lambda: timm_resnet(Bottleneck, [3, 4, 6, 3], 1 / 16, attn_layer="se"), "seresnet50_timm",
            1 / 16, ["safetensors"], seed=6)
-    record("timm_ecaresnet50d", timm_resnet(Bottleneck, [3, 4, 6, 3], 1 / 16, 'deep', True, "eca"), "ecaresnet50d",
+    record("timm_ecaresnet50d", lambda: timm_resnet(Bottleneck, [3, 4, 6, 3], 1 / 16, 'deep', True, "eca"), "ecaresnet50d",
            1 / 16, ["safetensors"], seed=7)
-    record("timm_ecaresnet26t", timm_resnet(Bottleneck, [2, 2, 2, 2], 1 / 16, 'deep_tiered', True, "eca"),
+    record("timm_ecaresnet26t", lambda: timm_resnet(Bottleneck, [2, 2, 2, 2], 1 / 16, 'deep_tiered', True, "eca"),
            "ecaresnet26t", 1 / 16, ["safetensors"], seed=8)
-    record("timm_ecaresnetlight", timm_resnet(Bottleneck, [1, 1, 11, 3], 1 / 16, '', True, "eca"), "ecaresnetlight",
+    record("timm_ecaresnetlight", lambda: timm_resnet(Bottleneck, [1, 1, 11, 3], 1 / 16, '', True, "eca"), "ecaresnetlight",
            1 / 16, ["safetensors"], seed=9)
-    record("timm_skresnet18", timm_resnet(SelectiveKernelBasic, [2, 2, 2, 2], 1 / 16, block_args=SK18), "skresnet18",
+    record("timm_skresnet18", lambda: timm_resnet(SelectiveKernelBasic, [2, 2, 2, 2], 1 / 16, block_args=SK18), "skresnet18",
            1 / 16, ["safetensors"], seed=11)
-    record("timm_skresnext50_32x4d", timm_resnet(SelectiveKernelBottleneck, [3, 4, 6, 3], 1 / 16, block_args=SKX50,
+    record("timm_skresnext50_32x4d", lambda: timm_resnet(SelectiveKernelBottleneck, [3, 4, 6, 3], 1 / 16, block_args=SKX50,
                                                  divisor=32), "skresnext50_32x4d", 1 / 16, ["safetensors"], seed=12)
     # timm mobilevitv2_050 at WidthMultiplier 0.25 (multiplier 0.5 x 0.25), timm's depths 2, 4, 3.
-    record("timm_mobilevitv2_050", MobileViTv2(0.125, 10, 3, False), "mobilevitv2_050", 0.25, ["safetensors"], seed=10)
+    record("timm_mobilevitv2_050", lambda: MobileViTv2(0.125, 10, 3, False), "mobilevitv2_050", 0.25, ["safetensors"], seed=10)
     # The full-size (ImageNet, 1000 classes) key layouts the hubs' real checkpoints have: FULL/<registry model>/keys.
     full = {
         "resnet34": torchvision.models.resnet34(), "resnet101": torchvision.models.resnet101(),

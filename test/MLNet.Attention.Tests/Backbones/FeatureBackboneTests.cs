@@ -13,10 +13,8 @@ public sealed class FeatureBackboneTests
 {
     private static readonly BackboneOptions Small = new(NumClasses: 10, InChannels: 1, SmallImage: true, WidthMultiplier: 0.25);
 
-    public static IEnumerable<object[]> AllModels() => ModelRegistry.All.Select(m => new object[] { m.Name });
-
     [TestMethod]
-    [DynamicData(nameof(AllModels))]
+    [DynamicData(nameof(RegistryTests.AllModels), typeof(RegistryTests))]
     public void ClassifierOfForwardFeaturesIsForward(string name)
     {
         TorchRuntime.ManualSeed(11);

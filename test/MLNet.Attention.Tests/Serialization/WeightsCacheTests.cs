@@ -20,145 +20,132 @@ public sealed class WeightsCacheTests
 
     private static string Sha(byte[] b) => Convert.ToHexStringLower(SHA256.HashData(b));
 
-    private static DirectoryInfo NewCacheRoot() => Directory.CreateTempSubdirectory("mlnet-weights-cache-");
-
-    [TestMethod]
-    public void DownloadsVerifiesAndMovesIntoTheCacheThenHitsWithTheServerStopped()
+    /// <summary>Runs <paramref name="test"/> with a fresh cache root folder, deleted afterwards.</summary>
+    private static void InTempCache(Action<string> test)
     {
-        var root = NewCacheRoot();
+        var root = Directory.CreateTempSubdirectory("mlnet-weights-cache-");
         try
         {
-            var bytes = Checkpoint;
-            var cache = new WeightsCache(root.FullName) { AllowLoopbackHttp = true };
-            var seen = new List<DownloadProgress>();
-            string path;
-            Uri url;
-            using (var server = new LoopbackServer(bytes))
-            {
-                url = server.Url("tv_resnet18.pth");
-                path = cache.Get(url, "tv_resnet18-x.pth", new ExpectedHash(Sha256: Sha(bytes)), seen.Add);
-                Assert.AreEqual(1, server.Requests.Count);
-                Assert.IsNull(server.Requests[0], "a fresh download sends no Range");
-            }
-            Assert.AreEqual(Path.Combine(root.FullName, "checkpoints", "tv_resnet18-x.pth"), path);
-            CollectionAssert.AreEqual(bytes, File.ReadAllBytes(path));
-            Assert.IsFalse(File.Exists(path + ".partial"));
-            Assert.AreEqual(new DownloadProgress("tv_resnet18-x.pth", bytes.Length, bytes.Length), seen[^1]);
-            Assert.IsTrue(seen.Count >= 2 && seen.Zip(seen.Skip(1)).All(p => p.Second.BytesReceived >= p.First.BytesReceived), "progress only grows");
-
-            // The server is gone: the cache answers, online or offline.
-            Assert.AreEqual(path, cache.Get(url, "tv_resnet18-x.pth"));
-            Assert.AreEqual(path, new WeightsCache(root.FullName) { Offline = true }.Get(url, "tv_resnet18-x.pth"));
+            test(root.FullName);
         }
         finally
         {
             root.Delete(true);
         }
+    }
+
+    [TestMethod]
+    public void DownloadsVerifiesAndMovesIntoTheCacheThenHitsWithTheServerStopped()
+    {
+        InTempCache(root =>
+        {
+        var bytes = Checkpoint;
+        var cache = new WeightsCache(root) { AllowLoopbackHttp = true };
+        var seen = new List<DownloadProgress>();
+        string path;
+        Uri url;
+        using (var server = new LoopbackServer(bytes))
+        {
+            url = server.Url("tv_resnet18.pth");
+            path = cache.Get(url, "tv_resnet18-x.pth", new ExpectedHash(Sha256: Sha(bytes)), seen.Add);
+            Assert.AreEqual(1, server.Requests.Count);
+            Assert.IsNull(server.Requests[0], "a fresh download sends no Range");
+        }
+        Assert.AreEqual(Path.Combine(root, "checkpoints", "tv_resnet18-x.pth"), path);
+        CollectionAssert.AreEqual(bytes, File.ReadAllBytes(path));
+        Assert.IsFalse(File.Exists(path + ".partial"));
+        Assert.AreEqual(new DownloadProgress("tv_resnet18-x.pth", bytes.Length, bytes.Length), seen[^1]);
+        Assert.IsTrue(seen.Count >= 2 && seen.Zip(seen.Skip(1)).All(p => p.Second.BytesReceived >= p.First.BytesReceived), "progress only grows");
+
+        // The server is gone: the cache answers, online or offline.
+        Assert.AreEqual(path, cache.Get(url, "tv_resnet18-x.pth"));
+        Assert.AreEqual(path, new WeightsCache(root) { Offline = true }.Get(url, "tv_resnet18-x.pth"));
+        });
     }
 
     [TestMethod]
     public void ACutConnectionIsResumedWithARangeRequest()
     {
-        var root = NewCacheRoot();
-        try
+        InTempCache(root =>
         {
-            var bytes = Checkpoint;
-            int cut = bytes.Length / 3;
-            using var server = new LoopbackServer(bytes) { CutOnceAfter = cut };
-            var cache = new WeightsCache(root.FullName) { AllowLoopbackHttp = true };
-            string path = cache.Get(server.Url("w.pth"), "w.pth", new ExpectedHash(Sha256: Sha(bytes)));
-            CollectionAssert.AreEqual(bytes, File.ReadAllBytes(path));
-            Assert.AreEqual(2, server.Requests.Count);
-            Assert.AreEqual($"bytes={cut}-", server.Requests[1], "the second request resumes where the first was cut");
+        var bytes = Checkpoint;
+        int cut = bytes.Length / 3;
+        using var server = new LoopbackServer(bytes) { CutOnceAfter = cut };
+        var cache = new WeightsCache(root) { AllowLoopbackHttp = true };
+        string path = cache.Get(server.Url("w.pth"), "w.pth", new ExpectedHash(Sha256: Sha(bytes)));
+        CollectionAssert.AreEqual(bytes, File.ReadAllBytes(path));
+        Assert.AreEqual(2, server.Requests.Count);
+        Assert.AreEqual($"bytes={cut}-", server.Requests[1], "the second request resumes where the first was cut");
 
-            // With one attempt only, the cut download fails, leaves its partial file, and the next call resumes it.
-            using var again = new LoopbackServer(bytes) { CutOnceAfter = cut };
-            var once = new WeightsCache(root.FullName) { AllowLoopbackHttp = true, MaxAttempts = 1 };
-            var e = Assert.ThrowsExactly<FileNotFoundException>(() => once.Get(again.Url("v.pth"), "v.pth"));
-            StringAssert.Contains(e.Message, "could not download weights file 'v.pth'");
-            StringAssert.Contains(e.Message, once.PathOf("v.pth"));
-            Assert.AreEqual(cut, new FileInfo(once.PathOf("v.pth") + ".partial").Length);
-            CollectionAssert.AreEqual(bytes, File.ReadAllBytes(once.Get(again.Url("v.pth"), "v.pth", new ExpectedHash(Sha256: Sha(bytes)))));
-            Assert.AreEqual($"bytes={cut}-", again.Requests[^1]);
-        }
-        finally
-        {
-            root.Delete(true);
-        }
+        // With one attempt only, the cut download fails, leaves its partial file, and the next call resumes it.
+        using var again = new LoopbackServer(bytes) { CutOnceAfter = cut };
+        var once = new WeightsCache(root) { AllowLoopbackHttp = true, MaxAttempts = 1 };
+        var e = Assert.ThrowsExactly<FileNotFoundException>(() => once.Get(again.Url("v.pth"), "v.pth"));
+        StringAssert.Contains(e.Message, "could not download weights file 'v.pth'");
+        StringAssert.Contains(e.Message, once.PathOf("v.pth"));
+        Assert.AreEqual(cut, new FileInfo(once.PathOf("v.pth") + ".partial").Length);
+        CollectionAssert.AreEqual(bytes, File.ReadAllBytes(once.Get(again.Url("v.pth"), "v.pth", new ExpectedHash(Sha256: Sha(bytes)))));
+        Assert.AreEqual($"bytes={cut}-", again.Requests[^1]);
+        });
     }
 
     [TestMethod]
     public void ACorruptOrWrongHashDownloadIsRefusedNamingBothHashes()
     {
-        var root = NewCacheRoot();
-        try
+        InTempCache(root =>
         {
-            var bytes = Checkpoint;
-            var corrupt = (byte[])bytes.Clone();
-            corrupt[corrupt.Length / 2] ^= 0xFF;
-            using var server = new LoopbackServer(corrupt);
-            var cache = new WeightsCache(root.FullName) { AllowLoopbackHttp = true };
-            var e = Assert.ThrowsExactly<InvalidDataException>(() => cache.Get(server.Url("a.pth"), "a.pth", new ExpectedHash(Sha256: Sha(bytes))));
-            StringAssert.Contains(e.Message, Sha(corrupt));
-            StringAssert.Contains(e.Message, Sha(bytes));
-            Assert.IsFalse(File.Exists(cache.PathOf("a.pth")));
-            Assert.IsFalse(File.Exists(cache.PathOf("a.pth") + ".partial"));
+        var bytes = Checkpoint;
+        var corrupt = (byte[])bytes.Clone();
+        corrupt[corrupt.Length / 2] ^= 0xFF;
+        using var server = new LoopbackServer(corrupt);
+        var cache = new WeightsCache(root) { AllowLoopbackHttp = true };
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => cache.Get(server.Url("a.pth"), "a.pth", new ExpectedHash(Sha256: Sha(bytes))));
+        StringAssert.Contains(e.Message, Sha(corrupt));
+        StringAssert.Contains(e.Message, Sha(bytes));
+        Assert.IsFalse(File.Exists(cache.PathOf("a.pth")));
+        Assert.IsFalse(File.Exists(cache.PathOf("a.pth") + ".partial"));
 
-            // torchvision's check: the first hex digits of the SHA-256, as its file names carry them
-            var p = Assert.ThrowsExactly<InvalidDataException>(() => cache.Get(server.Url("b.pth"), "b.pth", new ExpectedHash(Sha256Prefix: Sha(bytes)[..8])));
-            StringAssert.Contains(p.Message, Sha(corrupt));
-            StringAssert.Contains(p.Message, Sha(bytes)[..8]);
-            string ok = cache.Get(server.Url("c.pth"), "c.pth", new ExpectedHash(Sha256Prefix: Sha(corrupt)[..8]));
-            Assert.IsTrue(File.Exists(ok));
-        }
-        finally
-        {
-            root.Delete(true);
-        }
+        // torchvision's check: the first hex digits of the SHA-256, as its file names carry them
+        var p = Assert.ThrowsExactly<InvalidDataException>(() => cache.Get(server.Url("b.pth"), "b.pth", new ExpectedHash(Sha256Prefix: Sha(bytes)[..8])));
+        StringAssert.Contains(p.Message, Sha(corrupt));
+        StringAssert.Contains(p.Message, Sha(bytes)[..8]);
+        string ok = cache.Get(server.Url("c.pth"), "c.pth", new ExpectedHash(Sha256Prefix: Sha(corrupt)[..8]));
+        Assert.IsTrue(File.Exists(ok));
+        });
     }
 
     [TestMethod]
     public void OfflineWithAnEmptyCacheNamesTheFileAndWhereToPutIt()
     {
-        var root = NewCacheRoot();
-        try
+        InTempCache(root =>
         {
-            var cache = new WeightsCache(root.FullName) { Offline = true };
-            var url = new Uri("https://download.pytorch.org/models/resnet18-f37072fd.pth");
-            var e = Assert.ThrowsExactly<FileNotFoundException>(() => cache.Get(url, "resnet18-f37072fd.pth"));
-            StringAssert.Contains(e.Message, "resnet18-f37072fd.pth");
-            StringAssert.Contains(e.Message, url.ToString());
-            StringAssert.Contains(e.Message, Path.Combine(root.FullName, "checkpoints", "resnet18-f37072fd.pth"));
-            StringAssert.Contains(e.Message, WeightsCache.HomeVariable);
+        var cache = new WeightsCache(root) { Offline = true };
+        var url = new Uri("https://download.pytorch.org/models/resnet18-f37072fd.pth");
+        var e = Assert.ThrowsExactly<FileNotFoundException>(() => cache.Get(url, "resnet18-f37072fd.pth"));
+        StringAssert.Contains(e.Message, "resnet18-f37072fd.pth");
+        StringAssert.Contains(e.Message, url.ToString());
+        StringAssert.Contains(e.Message, Path.Combine(root, "checkpoints", "resnet18-f37072fd.pth"));
+        StringAssert.Contains(e.Message, WeightsCache.HomeVariable);
 
-            // The same through PretrainedWeights and a known name.
-            var known = new PretrainedWeights("torchvision/resnet18.IMAGENET1K_V1") { Cache = cache };
-            var k = Assert.ThrowsExactly<FileNotFoundException>(() => known.Resolve());
-            StringAssert.Contains(k.Message, "resnet18-f37072fd.pth");
-        }
-        finally
-        {
-            root.Delete(true);
-        }
+        // The same through PretrainedWeights and a known name.
+        var known = new PretrainedWeights("torchvision/resnet18.IMAGENET1K_V1") { Cache = cache };
+        var k = Assert.ThrowsExactly<FileNotFoundException>(() => known.Resolve());
+        StringAssert.Contains(k.Message, "resnet18-f37072fd.pth");
+        });
     }
 
     [TestMethod]
     public void OnlyHttpsOrLoopbackHttpWhenAllowed()
     {
-        var root = NewCacheRoot();
-        try
+        InTempCache(root =>
         {
-            var strict = new WeightsCache(root.FullName);
-            Assert.ThrowsExactly<ArgumentException>(() => strict.Get(new Uri("http://127.0.0.1:9/w.pth"), "w.pth"));
-            var tests = new WeightsCache(root.FullName) { AllowLoopbackHttp = true };
-            var e = Assert.ThrowsExactly<ArgumentException>(() => tests.Get(new Uri("http://example.org/w.pth"), "w.pth"));
-            StringAssert.Contains(e.Message, "https only");
-            Assert.ThrowsExactly<ArgumentException>(() => tests.Get(new Uri("https://example.org/w.pth"), "../w.pth"));
-        }
-        finally
-        {
-            root.Delete(true);
-        }
+        var strict = new WeightsCache(root);
+        Assert.ThrowsExactly<ArgumentException>(() => strict.Get(new Uri("http://127.0.0.1:9/w.pth"), "w.pth"));
+        var tests = new WeightsCache(root) { AllowLoopbackHttp = true };
+        var e = Assert.ThrowsExactly<ArgumentException>(() => tests.Get(new Uri("http://example.org/w.pth"), "w.pth"));
+        StringAssert.Contains(e.Message, "https only");
+        Assert.ThrowsExactly<ArgumentException>(() => tests.Get(new Uri("https://example.org/w.pth"), "../w.pth"));
+        });
     }
 
     [TestMethod]
@@ -181,27 +168,22 @@ public sealed class WeightsCacheTests
     [TestMethod]
     public void PretrainedWeightsFromAUrlDownloadsReportsProgressAndLoads()
     {
-        var root = NewCacheRoot();
-        try
+        InTempCache(root =>
         {
-            var bytes = File.ReadAllBytes(Fixtures.PathOf("pretrained", "timm_seresnet50.safetensors"));
-            using var server = new LoopbackServer(bytes);
-            long last = 0;
-            var weights = new PretrainedWeights(server.Url("timm_seresnet50.safetensors").ToString())
-            {
-                Cache = new WeightsCache(root.FullName) { AllowLoopbackHttp = true },
-                Progress = p => last = p.BytesReceived,
-            };
-            Assert.AreEqual((PretrainedSource.Url, "timm_seresnet50.safetensors"), (weights.Source, weights.FileName));
-            using var model = ModelRegistry.Create("seresnet50_timm", new BackboneOptions(NumClasses: 10, WidthMultiplier: 1.0 / 16));
-            Assert.IsTrue(weights.LoadInto(model).IsClean);
-            Assert.AreEqual(bytes.Length, last);
-            Assert.AreEqual(Path.Combine(root.FullName, "checkpoints", "timm_seresnet50.safetensors"), weights.Resolve());
-        }
-        finally
+        var bytes = File.ReadAllBytes(Fixtures.PathOf("pretrained", "timm_seresnet50.safetensors"));
+        using var server = new LoopbackServer(bytes);
+        long last = 0;
+        var weights = new PretrainedWeights(server.Url("timm_seresnet50.safetensors").ToString())
         {
-            root.Delete(true);
-        }
+            Cache = new WeightsCache(root) { AllowLoopbackHttp = true },
+            Progress = p => last = p.BytesReceived,
+        };
+        Assert.AreEqual((PretrainedSource.Url, "timm_seresnet50.safetensors"), (weights.Source, weights.FileName));
+        using var model = ModelRegistry.Create("seresnet50_timm", new BackboneOptions(NumClasses: 10, WidthMultiplier: 1.0 / 16));
+        Assert.IsTrue(weights.LoadInto(model).IsClean);
+        Assert.AreEqual(bytes.Length, last);
+        Assert.AreEqual(Path.Combine(root, "checkpoints", "timm_seresnet50.safetensors"), weights.Resolve());
+        });
     }
 
     /// <summary>A one-file HTTP/1.1 server on 127.0.0.1 that honours <c>Range: bytes=N-</c> and can cut its first response short.</summary>

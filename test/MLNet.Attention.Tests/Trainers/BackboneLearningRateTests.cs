@@ -10,10 +10,7 @@ namespace MLNet.Attention.Tests.Trainers;
 [TestClass]
 public sealed class BackboneLearningRateTests : OneThreadTest
 {
-    private static TrainingSettings Base => new()
-    {
-        BatchSize = 32, MaxEpoch = 2, LearningRate = 0.05, WeightDecay = 5e-4, Seed = 3, Workers = 2,
-    };
+    private static TrainingSettings Base => BaseSettings;
 
     private static Dictionary<string, byte[]> Parameters(Module m) => m.NamedParameters().ToDictionary(p => p.Key, p => p.Value.ToBytes());
 
