@@ -99,6 +99,7 @@ internal sealed class TrainingCheckpoint
             [nameof(s.BatchSize)] = s.BatchSize.ToString(ic),
             [nameof(s.MaxEpoch)] = s.MaxEpoch.ToString(ic),
             [nameof(s.LearningRate)] = D(s.LearningRate),
+            [nameof(s.BackboneLearningRateFactor)] = D(s.BackboneLearningRateFactor),
             [nameof(s.WeightDecay)] = D(s.WeightDecay),
             [nameof(s.Optimizer)] = s.Optimizer.ToString(),
             [nameof(s.Momentum)] = D(s.Momentum),
@@ -129,22 +130,23 @@ internal sealed class TrainingCheckpoint
         Directory.CreateDirectory(directory);
         var tensors = new List<KeyValuePair<string, RawTensor>>();
         foreach (var (key, t) in model.StateDict()) tensors.Add(new("model." + key, t.ToRaw()));
-        var ps = optimizer.ParamGroups[0].Parameters;
+        var ps = Slots(optimizer);
         switch (optimizer)
         {
             case SGD sgd:
                 for (int i = 0; i < ps.Count; i++)
-                    if (sgd.MomentumBuffer(0, i) is { } buf) tensors.Add(new($"optimizer.momentum_buffer.{i}", buf.ToRaw()));
+                    if (sgd.MomentumBuffer(ps[i].Group, ps[i].Index) is { } buf) tensors.Add(new($"optimizer.momentum_buffer.{i}", buf.ToRaw()));
                 state.StepCounts = [];
                 break;
             case AdamW adam:
                 var steps = new long[ps.Count];
                 for (int i = 0; i < ps.Count; i++)
                 {
-                    steps[i] = adam.StepCount(0, i);
-                    if (adam.ExpAvg(0, i) is { } m) tensors.Add(new($"optimizer.exp_avg.{i}", m.ToRaw()));
-                    if (adam.ExpAvgSq(0, i) is { } v) tensors.Add(new($"optimizer.exp_avg_sq.{i}", v.ToRaw()));
-                    if (adam.MaxExpAvgSq(0, i) is { } vm) tensors.Add(new($"optimizer.max_exp_avg_sq.{i}", vm.ToRaw()));
+                    var (g, j) = ps[i];
+                    steps[i] = adam.StepCount(g, j);
+                    if (adam.ExpAvg(g, j) is { } m) tensors.Add(new($"optimizer.exp_avg.{i}", m.ToRaw()));
+                    if (adam.ExpAvgSq(g, j) is { } v) tensors.Add(new($"optimizer.exp_avg_sq.{i}", v.ToRaw()));
+                    if (adam.MaxExpAvgSq(g, j) is { } vm) tensors.Add(new($"optimizer.max_exp_avg_sq.{i}", vm.ToRaw()));
                 }
                 state.StepCounts = steps;
                 break;
@@ -204,10 +206,20 @@ internal sealed class TrainingCheckpoint
         return (state, tensors);
     }
 
+    /// <summary>Every parameter of the optimizer as (group, index), group by group: the flat numbering of the checkpoint's optimizer tensors.</summary>
+    private static List<(int Group, int Index)> Slots(Optimizer optimizer)
+    {
+        var slots = new List<(int, int)>();
+        for (int g = 0; g < optimizer.ParamGroups.Count; g++)
+            for (int i = 0; i < optimizer.ParamGroups[g].Parameters.Count; i++) slots.Add((g, i));
+        return slots;
+    }
+
     /// <summary>Puts the optimizer's state tensors back from the checkpoint.</summary>
     internal static void RestoreOptimizer(Optimizer optimizer, State state, IReadOnlyDictionary<string, RawTensor> tensors, string path)
     {
-        var ps = optimizer.ParamGroups[0].Parameters;
+        var slots = Slots(optimizer);
+        var ps = slots.Select(p => optimizer.ParamGroups[p.Group].Parameters[p.Index]).ToList();
         Tensor? Get(string name, Device device)
         {
             if (!tensors.TryGetValue(name, out var raw)) return null;
@@ -219,7 +231,7 @@ internal sealed class TrainingCheckpoint
                 for (int i = 0; i < ps.Count; i++)
                 {
                     using var buf = Get($"optimizer.momentum_buffer.{i}", ps[i].Device);
-                    sgd.SetMomentumBuffer(0, i, buf);
+                    sgd.SetMomentumBuffer(slots[i].Group, slots[i].Index, buf);
                 }
                 break;
             case AdamW adam:
@@ -230,7 +242,7 @@ internal sealed class TrainingCheckpoint
                     using var m = Get($"optimizer.exp_avg.{i}", ps[i].Device);
                     using var v = Get($"optimizer.exp_avg_sq.{i}", ps[i].Device);
                     using var vm = Get($"optimizer.max_exp_avg_sq.{i}", ps[i].Device);
-                    adam.SetState(0, i, m, v, vm, state.StepCounts[i]);
+                    adam.SetState(slots[i].Group, slots[i].Index, m, v, vm, state.StepCounts[i]);
                 }
                 break;
             default:

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using MLNet.Attention.Backbones.Models;
 using MLNet.Attention.Torch;
 using MLNet.Attention.Torch.Nn;
 using MLNet.Attention.Torch.Optim;
@@ -119,7 +120,7 @@ public sealed class TrainingEngine
         });
         int stepsPerEpoch = trainLoader.BatchesPerEpoch;
 
-        using var optimizer = CreateOptimizer(parameters);
+        using var optimizer = CreateOptimizer(model, parameters, classes);
         var scheduler = CreateScheduler(optimizer, stepsPerEpoch);
         var scaler = s.MixedPrecision == MixedPrecision.Float16 ? new GradScaler() : null;
 
@@ -425,14 +426,55 @@ public sealed class TrainingEngine
                 "model");
     }
 
-    private Optimizer CreateOptimizer(IReadOnlyList<Tensor> parameters)
+    private Optimizer CreateOptimizer(Module model, IReadOnlyList<Tensor> parameters, int classes)
     {
         var s = Settings;
+        var groups = ParameterGroups(model, parameters, classes, s.LearningRate, s.BackboneLearningRateFactor);
+        foreach (var g in groups)
+        {
+            g.WeightDecay = s.WeightDecay;
+            if (s.Optimizer == OptimizerKind.Sgd) g.Momentum = s.Momentum;
+        }
         return s.Optimizer switch
         {
-            OptimizerKind.AdamW => new AdamW(parameters, s.LearningRate, weightDecay: s.WeightDecay),
-            _ => new SGD(parameters, s.LearningRate, momentum: s.Momentum, weightDecay: s.WeightDecay, nesterov: s.Nesterov && s.Momentum > 0),
+            OptimizerKind.AdamW => new AdamW(groups),
+            _ => new SGD(groups, nesterov: s.Nesterov && s.Momentum > 0),
         };
+    }
+
+    /// <summary>
+    /// The optimizer's parameter groups: one at <paramref name="learningRate"/> when <paramref name="backboneFactor"/> is 1;
+    /// else the classifier's trainable parameters at <paramref name="learningRate"/> (group 0) and the backbone's at
+    /// <paramref name="learningRate"/>·<paramref name="backboneFactor"/> (group 1, left out when every backbone parameter is frozen).
+    /// The classifier is <see cref="IFeatureBackbone.Classifier"/>, or else the last linear layer with one output per class.
+    /// </summary>
+    internal static IReadOnlyList<ParamGroup> ParameterGroups(Module model, IReadOnlyList<Tensor> parameters, int classes, double learningRate, double backboneFactor)
+    {
+        if (backboneFactor == 1.0) return new[] { new ParamGroup(parameters, learningRate) };
+        string head = ClassifierName(model, classes)
+            ?? throw new ArgumentException($"{nameof(TrainingSettings.BackboneLearningRateFactor)} {backboneFactor} needs a classifier to tell from the backbone: {model.GetType().Name} implements no IFeatureBackbone and has no linear layer with {classes} outputs", nameof(model));
+        var trainable = new HashSet<Tensor>(parameters, ReferenceEqualityComparer.Instance);
+        var headParams = new List<Tensor>();
+        var backbone = new List<Tensor>();
+        foreach (var (key, p) in model.NamedParameters())
+        {
+            if (!trainable.Contains(p)) continue;
+            (key.StartsWith(head + ".", StringComparison.Ordinal) ? headParams : backbone).Add(p);
+        }
+        if (headParams.Count == 0)
+            throw new ArgumentException($"{nameof(TrainingSettings.BackboneLearningRateFactor)}: the classifier '{head}' has no trainable parameters", nameof(model));
+        var groups = new List<ParamGroup> { new(headParams, learningRate) };
+        if (backbone.Count > 0) groups.Add(new ParamGroup(backbone, learningRate * backboneFactor));
+        return groups;
+    }
+
+    private static string? ClassifierName(Module model, int classes)
+    {
+        if (model is IFeatureBackbone fb) return fb.ClassifierName;
+        string? last = null;
+        foreach (var (name, m) in model.NamedModules())
+            if (m is Linear l && l.Weight.Size(0) == classes) last = name;
+        return last;
     }
 
     private LRScheduler? CreateScheduler(Optimizer optimizer, int stepsPerEpoch)
@@ -448,7 +490,7 @@ public sealed class TrainingEngine
             SchedulerKind.CosineWithWarmup => new CosineAnnealingWithWarmupLR(optimizer, checked(s.WarmupEpochs * stepsPerEpoch), total),
             SchedulerKind.OneCycle => total < 2
                 ? throw new ArgumentException("the OneCycle schedule needs at least 2 steps (batches × epochs)")
-                : new OneCycleLR(optimizer, s.LearningRate, total, cycleMomentum: s.Optimizer == OptimizerKind.AdamW || s.Momentum > 0),
+                : new OneCycleLR(optimizer, optimizer.ParamGroups.Select(g => g.LearningRate).ToArray(), total, cycleMomentum: s.Optimizer == OptimizerKind.AdamW || s.Momentum > 0),
             _ => throw new ArgumentOutOfRangeException(nameof(optimizer), s.Scheduler, "unknown scheduler"),
         };
     }

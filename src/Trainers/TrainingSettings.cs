@@ -69,6 +69,15 @@ public sealed record TrainingSettings
     /// <summary>The (peak) learning rate, finite and &gt; 0 (default 0.01).</summary>
     public double LearningRate { get; init; } = 0.01;
 
+    /// <summary>
+    /// The backbone's learning rate as a fraction of <see cref="LearningRate"/> (default 1): fine-tuning pretrained
+    /// weights commonly trains the new classifier at the full rate and the backbone at 0.1 of it. Two parameter
+    /// groups then go to the optimizer — the classifier's (<see cref="MLNet.Attention.Backbones.Models.IFeatureBackbone.Classifier"/>,
+    /// or the last linear layer with one output per class) first, the rest second — and every schedule scales both.
+    /// 0 keeps the backbone's weights where they are (its batch norms still update their statistics).
+    /// </summary>
+    public double BackboneLearningRateFactor { get; init; } = 1.0;
+
     /// <summary>The memory format of the model's 4-D weights and of every batch (default <see cref="MemoryFormat.Contiguous"/>, NCHW).
     /// <see cref="MemoryFormat.ChannelsLast"/> (NHWC) trains EPSANet's grouped 7×7/9×9 convolutions 5–6× faster on the CPU and is
     /// what cuDNN prefers for mixed precision; the results equal the NCHW run's up to float rounding.</summary>
@@ -168,6 +177,7 @@ public sealed record TrainingSettings
         if (BatchSize < 1) Fail(nameof(BatchSize), BatchSize, ">= 1");
         if (MaxEpoch < 1) Fail(nameof(MaxEpoch), MaxEpoch, ">= 1");
         if (!FinitePositive(LearningRate)) Fail(nameof(LearningRate), LearningRate, "a finite value > 0");
+        if (!(BackboneLearningRateFactor >= 0 && BackboneLearningRateFactor <= 100)) Fail(nameof(BackboneLearningRateFactor), BackboneLearningRateFactor, "in [0, 100] (1: the backbone trains at LearningRate)");
         if (!FiniteNonNegative(WeightDecay)) Fail(nameof(WeightDecay), WeightDecay, "a finite value >= 0");
         if (!Enum.IsDefined(Optimizer)) Fail(nameof(Optimizer), Optimizer, "Sgd or AdamW");
         if (!(Momentum >= 0 && Momentum < 1)) Fail(nameof(Momentum), Momentum, "in [0, 1)");

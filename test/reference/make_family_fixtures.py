@@ -924,67 +924,68 @@ def record_full(name, build, image_size=224):
     print(f"{name}: {int(metadata[f'FULL/{name}/params']):,} params, {int(metadata[f'FULL/{name}/macs']):,} MACs")
 
 
-FAMILIES = sys.argv[1:] or ["mobilenetv2", "c2f", "mobilevitv2", "ran", "botnet"]
+if __name__ == "__main__":
+    FAMILIES = sys.argv[1:] or ["mobilenetv2", "c2f", "mobilevitv2", "ran", "botnet"]
 
-# Reduced MobileNetV2 settings: every block kind (t=1, strided, residual) at a fraction of the depth.
-SMALL_SETTINGS = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 2, 2], [6, 64, 1, 2], [6, 96, 2, 1], [6, 160, 1, 2], [6, 320, 1, 1]]
+    # Reduced MobileNetV2 settings: every block kind (t=1, strided, residual) at a fraction of the depth.
+    SMALL_SETTINGS = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 2, 2], [6, 64, 1, 2], [6, 96, 2, 1], [6, 160, 1, 2], [6, 320, 1, 1]]
 
-if "mobilenetv2" in FAMILIES:
-    record_full("mobilenetv2", lambda: tv_mobilenet_v2())
-    record_full("mobilenetv2_ca", lambda: MBV2_CA())
-    record("mobilenetv2", lambda: tv_mobilenet_v2(10, 3, False, 0.25, SMALL_SETTINGS, 32, dropout=0.0),
-           dict(model="mobilenetv2", classes=10, in_chans=3, small=False, width=0.25, settings=SMALL_SETTINGS,
-                last_channel=32), (2, 3, 32, 32), seed=100)
-    record("mobilenetv2_ca_small_gray", lambda: MBV2_CA(10, 0.25, 1, True, SMALL_SETTINGS, 32, dropout=0.0),
-           dict(model="mobilenetv2_ca", classes=10, in_chans=1, small=True, width=0.25, settings=SMALL_SETTINGS,
-                last_channel=32), (2, 1, 28, 28), seed=101)
+    if "mobilenetv2" in FAMILIES:
+        record_full("mobilenetv2", lambda: tv_mobilenet_v2())
+        record_full("mobilenetv2_ca", lambda: MBV2_CA())
+        record("mobilenetv2", lambda: tv_mobilenet_v2(10, 3, False, 0.25, SMALL_SETTINGS, 32, dropout=0.0),
+               dict(model="mobilenetv2", classes=10, in_chans=3, small=False, width=0.25, settings=SMALL_SETTINGS,
+                    last_channel=32), (2, 3, 32, 32), seed=100)
+        record("mobilenetv2_ca_small_gray", lambda: MBV2_CA(10, 0.25, 1, True, SMALL_SETTINGS, 32, dropout=0.0),
+               dict(model="mobilenetv2_ca", classes=10, in_chans=1, small=True, width=0.25, settings=SMALL_SETTINGS,
+                    last_channel=32), (2, 1, 28, 28), seed=101)
 
-if "c2f" in FAMILIES:
-    for scale in ("n", "s"):
-        record_full(f"c2f_cls_{scale}", lambda: C2fCls(scale))
-        record_full(f"c2f_ca_cls_{scale}", lambda: C2fCls(scale, ca=True))
-    record("c2f_cls_n", lambda: C2fCls("n", 10, 3, False, 0.25, False, head=32),
-           dict(model="c2f_cls_n", classes=10, in_chans=3, small=False, width=0.25, head=32), (2, 3, 32, 32),
-           seed=110)
-    record("c2f_ca_cls_s_small_gray", lambda: C2fCls("s", 10, 1, True, 0.125, True, head=32),
-           dict(model="c2f_ca_cls_s", classes=10, in_chans=1, small=True, width=0.125, head=32), (2, 1, 28, 28),
-           seed=111)
+    if "c2f" in FAMILIES:
+        for scale in ("n", "s"):
+            record_full(f"c2f_cls_{scale}", lambda: C2fCls(scale))
+            record_full(f"c2f_ca_cls_{scale}", lambda: C2fCls(scale, ca=True))
+        record("c2f_cls_n", lambda: C2fCls("n", 10, 3, False, 0.25, False, head=32),
+               dict(model="c2f_cls_n", classes=10, in_chans=3, small=False, width=0.25, head=32), (2, 3, 32, 32),
+               seed=110)
+        record("c2f_ca_cls_s_small_gray", lambda: C2fCls("s", 10, 1, True, 0.125, True, head=32),
+               dict(model="c2f_ca_cls_s", classes=10, in_chans=1, small=True, width=0.125, head=32), (2, 1, 28, 28),
+               seed=111)
 
-if "mobilevitv2" in FAMILIES:
-    for mult, tag in ((0.5, "050"), (0.75, "075"), (1.0, "100")):
-        record_full(f"mobilevitv2_{tag}", lambda: MobileViTv2(mult))
-        metadata[f"FULL/mobilevitv2_{tag}/macs256"] = str(count_macs(MobileViTv2(mult), torch.zeros(1, 3, 256, 256)))
-    # 32 px: the last stage sees 1x1, which the block resizes to 2x2 (and not back)
-    record("mobilevitv2_050", lambda: MobileViTv2(0.125, 10, 3, False, depths=(1, 2, 1)),
-           dict(model="mobilevitv2_050", classes=10, in_chans=3, small=False, width=0.25, depths=[1, 2, 1]),
-           (2, 3, 32, 32), seed=120)
-    # 28 px in the small form: the last stage sees 7x7, resized to 8x8
-    record("mobilevitv2_075_small_gray", lambda: MobileViTv2(0.75 * 0.125, 10, 1, True, depths=(1, 1, 2)),
-           dict(model="mobilevitv2_075", classes=10, in_chans=1, small=True, width=0.125, depths=[1, 1, 2]),
-           (2, 1, 28, 28), seed=121)
+    if "mobilevitv2" in FAMILIES:
+        for mult, tag in ((0.5, "050"), (0.75, "075"), (1.0, "100")):
+            record_full(f"mobilevitv2_{tag}", lambda: MobileViTv2(mult))
+            metadata[f"FULL/mobilevitv2_{tag}/macs256"] = str(count_macs(MobileViTv2(mult), torch.zeros(1, 3, 256, 256)))
+        # 32 px: the last stage sees 1x1, which the block resizes to 2x2 (and not back)
+        record("mobilevitv2_050", lambda: MobileViTv2(0.125, 10, 3, False, depths=(1, 2, 1)),
+               dict(model="mobilevitv2_050", classes=10, in_chans=3, small=False, width=0.25, depths=[1, 2, 1]),
+               (2, 3, 32, 32), seed=120)
+        # 28 px in the small form: the last stage sees 7x7, resized to 8x8
+        record("mobilevitv2_075_small_gray", lambda: MobileViTv2(0.75 * 0.125, 10, 1, True, depths=(1, 1, 2)),
+               dict(model="mobilevitv2_075", classes=10, in_chans=1, small=True, width=0.125, depths=[1, 1, 2]),
+               (2, 1, 28, 28), seed=121)
 
-if "ran" in FAMILIES:
-    record_full("attention56", lambda: ResidualAttentionModel(56))
-    record_full("attention92", lambda: ResidualAttentionModel(92))
-    record("attention56", lambda: ResidualAttentionModel(56, 10, 3, False, 1 / 32),
-           dict(model="attention56", classes=10, in_chans=3, small=False, width=1 / 32), (2, 3, 32, 32), seed=130)
-    record("attention92_small_gray", lambda: ResidualAttentionModel(92, 10, 1, True, 1 / 32),
-           dict(model="attention92", classes=10, in_chans=1, small=True, width=1 / 32), (2, 1, 28, 28), seed=131)
+    if "ran" in FAMILIES:
+        record_full("attention56", lambda: ResidualAttentionModel(56))
+        record_full("attention92", lambda: ResidualAttentionModel(92))
+        record("attention56", lambda: ResidualAttentionModel(56, 10, 3, False, 1 / 32),
+               dict(model="attention56", classes=10, in_chans=3, small=False, width=1 / 32), (2, 3, 32, 32), seed=130)
+        record("attention92_small_gray", lambda: ResidualAttentionModel(92, 10, 1, True, 1 / 32),
+               dict(model="attention92", classes=10, in_chans=1, small=True, width=1 / 32), (2, 1, 28, 28), seed=131)
 
-if "botnet" in FAMILIES:
-    record_full("botnet50", lambda: BoTNet50())
-    sd = record("botnet50", lambda: BoTNet50(10, 3, False, 1 / 32, 64),
-                dict(model="botnet50", classes=10, in_chans=3, small=False, width=1 / 32, image_size=64),
-                (2, 3, 64, 64), seed=140)
-    # the same weights on a smaller input (48 px: layer4 attends at 3x3 and 2x2 instead of 4x4 and 2x2)
-    small_sd = BoTNet50(10, 3, False, 1 / 32, 48).state_dict()
-    record("botnet50_smaller_input", lambda: BoTNet50(10, 3, False, 1 / 32, 48),
-           dict(model="botnet50", classes=10, in_chans=3, small=False, width=1 / 32, image_size=64, sd="botnet50"),
-           (2, 3, 48, 48), seed=141, sd=rel_slice(sd, small_sd), store_sd=False)
-    # 28 px in the small form: layer4 attends at 7x7 (odd: the pool rounds up like the strided shortcut) and 4x4
-    record("botnet50_small_gray", lambda: BoTNet50(10, 1, True, 1 / 32, 28),
-           dict(model="botnet50", classes=10, in_chans=1, small=True, width=1 / 32, image_size=28), (2, 1, 28, 28),
-           seed=142)
+    if "botnet" in FAMILIES:
+        record_full("botnet50", lambda: BoTNet50())
+        sd = record("botnet50", lambda: BoTNet50(10, 3, False, 1 / 32, 64),
+                    dict(model="botnet50", classes=10, in_chans=3, small=False, width=1 / 32, image_size=64),
+                    (2, 3, 64, 64), seed=140)
+        # the same weights on a smaller input (48 px: layer4 attends at 3x3 and 2x2 instead of 4x4 and 2x2)
+        small_sd = BoTNet50(10, 3, False, 1 / 32, 48).state_dict()
+        record("botnet50_smaller_input", lambda: BoTNet50(10, 3, False, 1 / 32, 48),
+               dict(model="botnet50", classes=10, in_chans=3, small=False, width=1 / 32, image_size=64, sd="botnet50"),
+               (2, 3, 48, 48), seed=141, sd=rel_slice(sd, small_sd), store_sd=False)
+        # 28 px in the small form: layer4 attends at 7x7 (odd: the pool rounds up like the strided shortcut) and 4x4
+        record("botnet50_small_gray", lambda: BoTNet50(10, 1, True, 1 / 32, 28),
+               dict(model="botnet50", classes=10, in_chans=1, small=True, width=1 / 32, image_size=28), (2, 1, 28, 28),
+               seed=142)
 
-save(OUT, tensors, metadata)
-print(f"wrote {OUT}: {len(tensors)} tensors, {os.path.getsize(OUT)} bytes")
+    save(OUT, tensors, metadata)
+    print(f"wrote {OUT}: {len(tensors)} tensors, {os.path.getsize(OUT)} bytes")

@@ -54,7 +54,7 @@ public enum C2fScale
 /// the head returns logits in eval mode too (ultralytics applies a softmax there). The small-image form makes the two
 /// stem convs (model.0, model.1) stride 1: 8× downsampling instead of 32×.
 /// </remarks>
-public sealed class C2fClassifier : Module<Tensor, Tensor>
+public sealed class C2fClassifier : Module<Tensor, Tensor>, IFeatureBackbone
 {
     /// <summary>The ten layers, <c>model.0</c>..<c>model.9</c> (the last one the Classify head).</summary>
     public Sequential Model { get; }
@@ -110,6 +110,25 @@ public sealed class C2fClassifier : Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(input);
         return Model.Forward(input);
     }
+
+    /// <inheritdoc/>
+    public long NumFeatures => ((Classify)Model[Model.Count - 1]).Linear.Weight.Size(1);
+
+    /// <inheritdoc/>
+    public Tensor ForwardFeatures(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = Tensor.NewDisposeScope();
+        var x = input;
+        for (int i = 0; i < Model.Count - 1; i++) x = Model[i].Forward(x);
+        return ((Classify)Model[Model.Count - 1]).Pooled(x).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public string ClassifierName => $"model.{Model.Count - 1}.linear";
+
+    /// <inheritdoc/>
+    Linear IFeatureBackbone.Classifier => ((Classify)Model[Model.Count - 1]).Linear;
 
     /// <summary>ultralytics' Conv: <c>conv</c> (k×k, padding k/2, no bias), <c>bn</c> (eps 1e-3, momentum 0.03), <c>act</c> (SiLU).</summary>
     private sealed class ConvBnSiLU : Module<Tensor, Tensor>
@@ -199,11 +218,15 @@ public sealed class C2fClassifier : Module<Tensor, Tensor>
             _linear = RegisterModule("linear", new Linear(hidden, classes));
         }
 
+        public Linear Linear => _linear;
+
+        /// <summary>The 1×1 conv and the global average pool: the linear layer's input.</summary>
+        public Tensor Pooled(Tensor input) => Functional.AdaptiveAvgPool2d(_conv.Forward(input), 1).Flatten(1);
+
         public override Tensor Forward(Tensor input)
         {
             using var scope = Tensor.NewDisposeScope();
-            var x = Functional.AdaptiveAvgPool2d(_conv.Forward(input), 1).Flatten(1);
-            return _linear.Forward(_drop.Forward(x)).MoveToOuterDisposeScope();
+            return _linear.Forward(_drop.Forward(Pooled(input))).MoveToOuterDisposeScope();
         }
     }
 }

@@ -50,7 +50,7 @@ public sealed class MobileNetV2Family : IModelFamily
 /// N(0, √(2/(k·k·out))) with zero bias (mbv2_ca's coordinate attention included), batch norms γ = 1, β = 0, the
 /// classifier N(0, 0.01) with zero bias; another attention layer keeps its own initialisation.</para>
 /// </remarks>
-public sealed class MobileNetV2 : Module<Tensor, Tensor>
+public sealed class MobileNetV2 : Module<Tensor, Tensor>, IFeatureBackbone
 {
     /// <summary>The block table of the paper (Table 2).</summary>
     public static IReadOnlyList<InvertedResidualSetting> DefaultSettings { get; } = new InvertedResidualSetting[]
@@ -175,6 +175,22 @@ public sealed class MobileNetV2 : Module<Tensor, Tensor>
         x = Functional.AdaptiveAvgPool2d(x, 1).Flatten(1);
         return Classifier.Forward(x).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    public Tensor ForwardFeatures(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = Tensor.NewDisposeScope();
+        var x = Features.Forward(input);
+        if (_head is not null) x = _head.Forward(x);
+        return Functional.AdaptiveAvgPool2d(x, 1).Flatten(1).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public string ClassifierName => "classifier.1";
+
+    /// <inheritdoc/>
+    Linear IFeatureBackbone.Classifier => (Linear)Classifier[1];
 
     /// <summary>
     /// The inverted residual block: (1×1 expand + BN + ReLU6 unless t = 1), 3×3 depthwise + BN + ReLU6, [attention],

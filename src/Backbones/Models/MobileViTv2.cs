@@ -34,7 +34,7 @@ public sealed class MobileViTv2Family : IModelFamily
 /// <para>Initialisation as ByobNet: convs N(0, √(2/(k·k·out/groups))) with zero bias, batch norms γ = 1, β = 0 (γ = 0 for
 /// the last BN of MV2 blocks with a residual), group norms γ = 1, β = 0, the classifier N(0, 0.01) with zero bias.</para>
 /// </remarks>
-public sealed class MobileViTv2 : Module<Tensor, Tensor>
+public sealed class MobileViTv2 : Module<Tensor, Tensor>, IFeatureBackbone
 {
     private readonly ConvNormAct _stem;
     private readonly Linear _fc;
@@ -85,9 +85,23 @@ public sealed class MobileViTv2 : Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(input);
         using var scope = Tensor.NewDisposeScope();
-        var x = Stages.Forward(_stem.Forward(input));
-        return _fc.Forward(Functional.AdaptiveAvgPool2d(x, 1).Flatten(1)).MoveToOuterDisposeScope();
+        return _fc.Forward(ForwardFeatures(input)).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    public Tensor ForwardFeatures(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = Tensor.NewDisposeScope();
+        var x = Stages.Forward(_stem.Forward(input));
+        return Functional.AdaptiveAvgPool2d(x, 1).Flatten(1).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public string ClassifierName => "head.fc";
+
+    /// <inheritdoc/>
+    Linear IFeatureBackbone.Classifier => _fc;
 
     /// <summary>timm's <c>make_divisible</c> (divisor 8): the nearest multiple, at least 8, never more than 10 % below.</summary>
     private static long MakeDivisible(double v)

@@ -15,6 +15,27 @@ public enum ResNetBlockType
     Basic,
     /// <summary>1×1 → 3×3 → 1×1 convs (ResNet-50/101), expansion 4.</summary>
     Bottleneck,
+    /// <summary>timm's <c>SelectiveKernelBasic</c> (skresnet18/34): <c>conv1</c> a <see cref="TimmSelectiveKernel"/> carrying the stride, <c>conv2</c> a 3×3 ConvBn; expansion 1.</summary>
+    SelectiveKernelBasic,
+    /// <summary>timm's <c>SelectiveKernelBottleneck</c> (skresnext50_32x4d): 1×1 ConvBnReLU <c>conv1</c>, <c>conv2</c> a <see cref="TimmSelectiveKernel"/>, 1×1 ConvBn <c>conv3</c>; expansion 4.</summary>
+    SelectiveKernelBottleneck,
+}
+
+/// <summary>The selective-kernel settings of timm's SK ResNets (timm/models/sknet.py <c>sk_kwargs</c>).</summary>
+/// <param name="RdRatio">Attention width as a share of the channels (skresnet18/34: 1/8; skresnext50: 1/16).</param>
+/// <param name="RdDivisor">The attention width rounds to a multiple of this (16; 32).</param>
+/// <param name="SplitInput">Each path sees half the input channels (true; false).</param>
+public sealed record SelectiveKernelSettings(double RdRatio, long RdDivisor, bool SplitInput);
+
+/// <summary>The stem of a <see cref="ResNet"/> (timm's <c>stem_type</c>).</summary>
+public enum ResNetStem
+{
+    /// <summary>One 7×7 stride-2 conv (3×3 stride 1 in the small-image form): torchvision's, timm's <c>''</c>.</summary>
+    Single,
+    /// <summary>timm's <c>'deep'</c> (the "-c"/"-d" ResNets): three 3×3 convs of widths w/2, w/2, w (w = the stem width), <c>conv1.0</c>, <c>conv1.3</c>, <c>conv1.6</c>.</summary>
+    Deep,
+    /// <summary>timm's <c>'deep_tiered'</c> (the "-t" ResNets): three 3×3 convs of widths 3·⌊w/8⌋, w/2, w.</summary>
+    DeepTiered,
 }
 
 /// <summary>Builds the module that replaces a bottleneck's 3×3 conv (PSA for EPSANet, selective kernel for SKNet).</summary>
@@ -72,6 +93,19 @@ public sealed record ResNetConfig
 
     /// <summary>Stride of the stem conv; 0: the form's own (2, or 1 in the small-image form). See <see cref="BackboneOptions.StemStride"/>.</summary>
     public int StemStride { get; init; }
+
+    /// <summary>The stem: torchvision's single conv, or timm's deep or deep-tiered three-conv stem (its first conv carries the stride).</summary>
+    public ResNetStem Stem { get; init; } = ResNetStem.Single;
+
+    /// <summary>
+    /// timm's <c>avg_down</c> (the "-d"/"-t" ResNets): the shortcut projection is <c>downsample.0</c> = 2×2 average pool
+    /// with the block's stride (ceil mode, padding not counted; an <see cref="Identity"/> at stride 1), then the 1×1 conv
+    /// <c>downsample.1</c> at stride 1 and its batch norm <c>downsample.2</c>.
+    /// </summary>
+    public bool AvgDown { get; init; }
+
+    /// <summary>The selective kernels of the <see cref="ResNetBlockType.SelectiveKernelBasic"/> and <see cref="ResNetBlockType.SelectiveKernelBottleneck"/> blocks.</summary>
+    public SelectiveKernelSettings SelectiveKernel { get; init; } = new(1.0 / 8, 16, true);
 }
 
 /// <summary>
@@ -87,10 +121,10 @@ public sealed record ResNetConfig
 /// their own initialisation (GC's zero last conv, non-local's zero BN), which such a loop would otherwise overwrite;
 /// a replacement of the 3×3 conv (PSA, SK) is part of the block and is re-initialised like the EPSANet code does.
 /// </remarks>
-public sealed class ResNet : Module<Tensor, Tensor>
+public sealed class ResNet : Module<Tensor, Tensor>, IFeatureBackbone
 {
-    /// <summary>The stem conv: 7×7 stride 2 (3×3 stride 1 in the small-image form), no bias.</summary>
-    public Conv2d Conv1 { get; }
+    /// <summary>The stem conv: 7×7 stride 2 (3×3 stride 1 in the small-image form), no bias; or the deep stem's Sequential (<see cref="ResNetConfig.Stem"/>).</summary>
+    public Module<Tensor, Tensor> Conv1 { get; }
     /// <summary>The stem's batch norm.</summary>
     public BatchNorm2d Bn1 { get; }
     /// <summary>The stem's ReLU.</summary>
@@ -123,12 +157,10 @@ public sealed class ResNet : Module<Tensor, Tensor>
             throw new ArgumentException("basic blocks take no groups, base width or 3×3-conv replacement (as torchvision's BasicBlock)", nameof(config));
 
         long stem = config.Planes[0];
-        long expansion = config.Block == ResNetBlockType.Basic ? 1 : 4;
+        long expansion = config.Block is ResNetBlockType.Basic or ResNetBlockType.SelectiveKernelBasic ? 1 : 4;
         if (config.StemStride is < 0 or > 4) throw new ArgumentException($"StemStride must be 0 (the form's own) to 4, got {config.StemStride}", nameof(config));
         long stemStride = config.StemStride != 0 ? config.StemStride : config.SmallImage ? 1 : 2;
-        Conv1 = RegisterModule("conv1", config.SmallImage
-            ? new Conv2d(config.InChannels, stem, 3, stride: stemStride, padding: 1, bias: false)
-            : new Conv2d(config.InChannels, stem, 7, stride: stemStride, padding: 3, bias: false));
+        Conv1 = RegisterModule("conv1", StemConv(config, stem, stemStride));
         Bn1 = RegisterModule("bn1", new BatchNorm2d(stem));
         Relu = RegisterModule("relu", new ReLU(inplace: true));
         MaxPool = RegisterModule<Module<Tensor, Tensor>>("maxpool", config.SmallImage ? new Identity() : new MaxPool2d(3, 2, 1));
@@ -149,7 +181,7 @@ public sealed class ResNet : Module<Tensor, Tensor>
             {
                 long blockStride = b == 0 ? stride : 1;
                 Sequential? downsample = b == 0 && (stride != 1 || inplanes != outplanes)
-                    ? new Sequential(new Conv2d(inplanes, outplanes, 1, stride: stride, bias: false), new BatchNorm2d(outplanes))
+                    ? Projection(inplanes, outplanes, stride, config.AvgDown)
                     : null;
                 var att = config.Attention?.Invoke(s, outplanes);
                 if (att is not null)
@@ -158,9 +190,14 @@ public sealed class ResNet : Module<Tensor, Tensor>
                         throw new ArgumentException("an attention layer needs an AttentionName to be registered under", nameof(config));
                     attention.Add(att);
                 }
-                Module<Tensor, Tensor> block = config.Block == ResNetBlockType.Basic
-                    ? new BasicBlock(inplanes, planes, blockStride, downsample, config.AttentionName, att)
-                    : new Bottleneck(inplanes, planes, blockStride, downsample, config, s, config.AttentionName, att);
+                Module<Tensor, Tensor> block = config.Block switch
+                {
+                    ResNetBlockType.Basic => new BasicBlock(inplanes, planes, blockStride, downsample, config.AttentionName, att),
+                    ResNetBlockType.Bottleneck => new Bottleneck(inplanes, planes, blockStride, downsample, config, s, config.AttentionName, att),
+                    ResNetBlockType.SelectiveKernelBasic => new SelectiveKernelBasicBlock(inplanes, planes, blockStride, downsample, config.SelectiveKernel),
+                    ResNetBlockType.SelectiveKernelBottleneck => new SelectiveKernelBottleneckBlock(inplanes, planes, blockStride, downsample, config),
+                    _ => throw new ArgumentException($"unknown block type {config.Block}", nameof(config)),
+                };
                 stage.Append(block);
                 inplanes = outplanes;
             }
@@ -174,6 +211,30 @@ public sealed class ResNet : Module<Tensor, Tensor>
         foreach (var b in bams) attention.Add(b);
         InitWeights(this, attention);
     }
+
+    /// <summary>The stem conv(s): torchvision's single conv or timm's deep / deep-tiered stem (timm <c>ResNet.__init__</c>).</summary>
+    private static Module<Tensor, Tensor> StemConv(ResNetConfig config, long stem, long stride)
+    {
+        if (config.Stem == ResNetStem.Single)
+            return config.SmallImage
+                ? new Conv2d(config.InChannels, stem, 3, stride: stride, padding: 1, bias: false)
+                : new Conv2d(config.InChannels, stem, 7, stride: stride, padding: 3, bias: false);
+        if (!Enum.IsDefined(config.Stem)) throw new ArgumentException($"unknown stem {config.Stem}", nameof(config));
+        if (stem % 2 != 0 || stem < 8) throw new ArgumentException($"a deep stem needs an even stem width >= 8, got {stem}", nameof(config));
+        long half = stem / 2;
+        long first = config.Stem == ResNetStem.DeepTiered ? 3 * (half / 4) : half;
+        return new Sequential(
+            new Conv2d(config.InChannels, first, 3, stride: stride, padding: 1, bias: false), new BatchNorm2d(first), new ReLU(inplace: true),
+            new Conv2d(first, half, 3, stride: 1, padding: 1, bias: false), new BatchNorm2d(half), new ReLU(inplace: true),
+            new Conv2d(half, stem, 3, stride: 1, padding: 1, bias: false));
+    }
+
+    /// <summary>The shortcut projection: torchvision's strided 1×1 conv + BN, or timm's <c>downsample_avg</c> (pool, 1×1 conv, BN).</summary>
+    private static Sequential Projection(long inplanes, long outplanes, long stride, bool avgDown) => avgDown
+        ? new Sequential(
+            stride == 1 ? new Identity() : new AvgPool2d(2, stride, ceilMode: true, countIncludePad: false),
+            new Conv2d(inplanes, outplanes, 1, bias: false), new BatchNorm2d(outplanes))
+        : new Sequential(new Conv2d(inplanes, outplanes, 1, stride: stride, bias: false), new BatchNorm2d(outplanes));
 
     /// <summary>Kaiming-normal (fan out, ReLU gain) conv weights and γ = 1, β = 0 batch norms, skipping <paramref name="skip"/>'s subtrees.</summary>
     private static void InitWeights(Module module, HashSet<Module> skip)
@@ -211,15 +272,28 @@ public sealed class ResNet : Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(input);
         using var scope = Tensor.NewDisposeScope();
+        return Fc.Forward(ForwardFeatures(input)).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public Tensor ForwardFeatures(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = Tensor.NewDisposeScope();
         var x = MaxPool.Forward(Relu.Forward(Bn1.Forward(Conv1.Forward(input))));
         for (int s = 0; s < 4; s++)
         {
             x = Stages[s].Forward(x);
             if (s < StageBams.Count) x = StageBams[s].Forward(x);
         }
-        var features = AvgPool.Forward(x).Flatten(1);
-        return Fc.Forward(features).MoveToOuterDisposeScope();
+        return AvgPool.Forward(x).Flatten(1).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    public string ClassifierName => "fc";
+
+    /// <inheritdoc/>
+    Linear IFeatureBackbone.Classifier => Fc;
 }
 
 /// <summary>
@@ -272,6 +346,70 @@ public sealed class BasicBlock : Module<Tensor, Tensor>
         y = Bn2.Forward(Conv2.Forward(y));
         if (Attention is not null) y = Attention.Forward(y);
         var identity = Downsample is null ? input : Downsample.Forward(input);
+        return (y + identity).Relu_().MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// timm's <c>SelectiveKernelBasic</c> (timm/models/sknet.py): <c>conv1</c> = <see cref="TimmSelectiveKernel"/>
+/// (inplanes → planes, the block's stride), <c>conv2</c> = 3×3 ConvBn without activation, the residual add, ReLU.
+/// </summary>
+public sealed class SelectiveKernelBasicBlock : Module<Tensor, Tensor>
+{
+    private readonly TimmSelectiveKernel _conv1;
+    private readonly ConvBnReLU _conv2;
+    private readonly Sequential? _downsample;
+
+    /// <summary>Creates the block.</summary>
+    public SelectiveKernelBasicBlock(long inplanes, long planes, long stride, Sequential? downsample, SelectiveKernelSettings sk)
+    {
+        ArgumentNullException.ThrowIfNull(sk);
+        _conv1 = RegisterModule("conv1", new TimmSelectiveKernel(inplanes, planes, stride, 1, sk.RdRatio, sk.RdDivisor, sk.SplitInput));
+        _conv2 = RegisterModule("conv2", new ConvBnReLU(planes, planes, 3, act: false));
+        if (downsample is not null) _downsample = RegisterModule("downsample", downsample);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = Tensor.NewDisposeScope();
+        var y = _conv2.Forward(_conv1.Forward(input));
+        var identity = _downsample is null ? input : _downsample.Forward(input);
+        return (y + identity).Relu_().MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// timm's <c>SelectiveKernelBottleneck</c> (timm/models/sknet.py): <c>conv1</c> 1×1 ConvBnReLU to the width,
+/// <c>conv2</c> = <see cref="TimmSelectiveKernel"/> (the block's stride and groups), <c>conv3</c> 1×1 ConvBn to
+/// 4·planes, the residual add, ReLU.
+/// </summary>
+public sealed class SelectiveKernelBottleneckBlock : Module<Tensor, Tensor>
+{
+    private readonly ConvBnReLU _conv1, _conv3;
+    private readonly TimmSelectiveKernel _conv2;
+    private readonly Sequential? _downsample;
+
+    /// <summary>Creates the block.</summary>
+    public SelectiveKernelBottleneckBlock(long inplanes, long planes, long stride, Sequential? downsample, ResNetConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        long width = planes * config.BaseWidth / 64 * config.Groups;
+        var sk = config.SelectiveKernel;
+        _conv1 = RegisterModule("conv1", new ConvBnReLU(inplanes, width, 1));
+        _conv2 = RegisterModule("conv2", new TimmSelectiveKernel(width, width, stride, config.Groups, sk.RdRatio, sk.RdDivisor, sk.SplitInput));
+        _conv3 = RegisterModule("conv3", new ConvBnReLU(width, planes * Bottleneck.Expansion, 1, act: false));
+        if (downsample is not null) _downsample = RegisterModule("downsample", downsample);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = Tensor.NewDisposeScope();
+        var y = _conv3.Forward(_conv2.Forward(_conv1.Forward(input)));
+        var identity = _downsample is null ? input : _downsample.Forward(input);
         return (y + identity).Relu_().MoveToOuterDisposeScope();
     }
 }
@@ -366,6 +504,7 @@ public sealed class ResNetFamily : IModelFamily
     public static IReadOnlyList<long> EcaResNet50Kernels { get; } = new long[] { 3, 5, 5, 7 };
 
     private static readonly int[] Depth18 = { 2, 2, 2, 2 }, Depth34 = { 3, 4, 6, 3 }, Depth101 = { 3, 4, 23, 3 };
+    private static readonly int[] Depth26 = { 2, 2, 2, 2 }, Depth152 = { 3, 8, 36, 3 }, DepthLight = { 1, 1, 11, 3 };
 
     /// <inheritdoc/>
     public IEnumerable<ModelInfo> Models { get; } = new[]
@@ -383,7 +522,60 @@ public sealed class ResNetFamily : IModelFamily
         new ModelInfo("ca_resnet50", Family, "CA-ResNet-50: coordinate attention (Hou et al. 2021) after bn3 of every block", o => WithOwn(o, "ca_resnet50", "ca")),
         new ModelInfo("gc_resnet50", Family, "GC-ResNet-50 (Cao et al. 2019): global context block r16 after bn3 of every block", o => WithOwn(o, "gc_resnet50", "gc")),
         new ModelInfo("sk_resnet50", Family, "SKNet-50 (Li et al. 2019): ResNeXt-50 32x4d with selective-kernel convs (M 2, G 32, r 16) as conv2", SkResNet50),
+        // timm's ResNets (timm/models/resnet.py), in timm's layout, so timm's checkpoints of these names load:
+        // "d" = deep stem (32, 32, 64) + average-pool shortcuts, "t" = tiered deep stem (24, 32, 64) + average-pool
+        // shortcuts; timm registers the attention layer of a block as "se" whatever its kind.
+        Timm("resnet18d", "ResNet-18-D (timm; He et al. 2019 bag of tricks): deep 3x3 stem, average-pool shortcuts", ResNetBlockType.Basic, Depth18, ResNetStem.Deep, null),
+        Timm("resnet26", "ResNet-26 (timm): bottleneck blocks 2, 2, 2, 2", ResNetBlockType.Bottleneck, Depth26, ResNetStem.Single, null, avgDown: false),
+        Timm("resnet26d", "ResNet-26-D (timm): bottleneck blocks 2, 2, 2, 2, deep stem, average-pool shortcuts", ResNetBlockType.Bottleneck, Depth26, ResNetStem.Deep, null),
+        Timm("resnet26t", "ResNet-26-T (timm): bottleneck blocks 2, 2, 2, 2, tiered deep stem, average-pool shortcuts", ResNetBlockType.Bottleneck, Depth26, ResNetStem.DeepTiered, null),
+        Timm("resnet34d", "ResNet-34-D (timm): deep 3x3 stem, average-pool shortcuts", ResNetBlockType.Basic, Depth34, ResNetStem.Deep, null),
+        Timm("resnet50d", "ResNet-50-D (timm): deep 3x3 stem, average-pool shortcuts", ResNetBlockType.Bottleneck, Depth34, ResNetStem.Deep, null),
+        Timm("resnet101d", "ResNet-101-D (timm): deep 3x3 stem, average-pool shortcuts", ResNetBlockType.Bottleneck, Depth101, ResNetStem.Deep, null),
+        Timm("seresnet50_timm", "SE-ResNet-50 as timm builds it (seresnet50): SEModule with biased 1x1 convs, C/16 rounded to 8 (fc1/fc2), after bn3", ResNetBlockType.Bottleneck, Depth34, ResNetStem.Single, "se", avgDown: false),
+        Timm("seresnet152d", "SE-ResNet-152-D (timm): blocks 3, 8, 36, 3, deep stem, average-pool shortcuts, timm's SEModule", ResNetBlockType.Bottleneck, Depth152, ResNetStem.Deep, "se"),
+        Timm("ecaresnet26t", "ECA-ResNet-26-T (timm): blocks 2, 2, 2, 2, tiered deep stem, average-pool shortcuts, ECA with k from the channels", ResNetBlockType.Bottleneck, Depth26, ResNetStem.DeepTiered, "eca"),
+        Timm("ecaresnet50d", "ECA-ResNet-50-D (timm): deep stem, average-pool shortcuts, ECA with k from the channels (3, 5, 5, 7 at full width)", ResNetBlockType.Bottleneck, Depth34, ResNetStem.Deep, "eca"),
+        Timm("ecaresnet50t", "ECA-ResNet-50-T (timm): tiered deep stem, average-pool shortcuts, ECA with k from the channels", ResNetBlockType.Bottleneck, Depth34, ResNetStem.DeepTiered, "eca"),
+        Timm("ecaresnet101d", "ECA-ResNet-101-D (timm): deep stem, average-pool shortcuts, ECA with k from the channels", ResNetBlockType.Bottleneck, Depth101, ResNetStem.Deep, "eca"),
+        Sk("skresnet18", "SK-ResNet-18 (timm): ResNet-18 whose first 3x3 conv of each block is timm's selective kernel (two 3x3 paths, dilation 1 and 2, split input, attention C/8 rounded to 16)", ResNetBlockType.SelectiveKernelBasic, Depth18, new(1.0 / 8, 16, true)),
+        Sk("skresnet34", "SK-ResNet-34 (timm): ResNet-34 with timm's selective kernel as each block's first conv", ResNetBlockType.SelectiveKernelBasic, Depth34, new(1.0 / 8, 16, true)),
+        Sk("skresnext50_32x4d", "SK-ResNeXt-50 32x4d (timm; the SKNet-50 of the paper in timm's layout): selective kernel, groups 32, attention C/16 rounded to 32, unsplit input", ResNetBlockType.SelectiveKernelBottleneck, Depth34, new(1.0 / 16, 32, false), groups: 32, baseWidth: 4),
+        Timm("ecaresnetlight", "ECA-ResNet-Light (timm): bottleneck blocks 1, 1, 11, 3, 7x7 stem, average-pool shortcuts, ECA", ResNetBlockType.Bottleneck, DepthLight, ResNetStem.Single, "eca"),
     }.Select(m => m with { TakesStemStride = true }).ToArray();
+
+    /// <summary>
+    /// timm's EcaModule kernel size: t = ⌊|log₂C + 1| / 2⌋, made odd, at least 3 (the paper's ψ(C) of
+    /// <see cref="EfficientChannelAttention.AdaptiveKernelSize"/> with timm's floor of 3).
+    /// </summary>
+    public static long TimmEcaKernelSize(long channels) => Math.Max(3, EfficientChannelAttention.AdaptiveKernelSize(channels));
+
+    private static ModelInfo Sk(string name, string description, ResNetBlockType block, int[] layers, SelectiveKernelSettings sk, long groups = 1, long baseWidth = 64) =>
+        new(name, Family, description, o =>
+        {
+            if (Normalize(o.Attention) is { } other)
+                throw new ArgumentException($"{name} is timm's layout with its own selective kernels; options.Attention '{o.Attention}' does not apply", nameof(o));
+            o.Validate();
+            return new ResNet(Base(o, ResNetBlockType.Bottleneck, layers, groups > 1 ? 32 : 16) with { Block = block, SelectiveKernel = sk, Groups = groups, BaseWidth = baseWidth });
+        });
+
+    private static ModelInfo Timm(string name, string description, ResNetBlockType block, int[] layers, ResNetStem stem, string? attention, bool avgDown = true) =>
+        new(name, Family, description, o =>
+        {
+            if (Normalize(o.Attention) is { } other && other != attention)
+                throw new ArgumentException($"{name} is timm's layout{(attention is null ? " without attention" : $" with its own '{attention}'")}; options.Attention '{o.Attention}' does not apply (build resnet50 with Attention for other layers)", nameof(o));
+            o.Validate();
+            var config = Base(o, block, layers, 16) with { Stem = stem, AvgDown = avgDown };
+            if (attention is not null)
+                config = config with
+                {
+                    AttentionName = "se",
+                    Attention = attention == "se"
+                        ? (_, c) => new SEModule(c)
+                        : (_, c) => new EfficientChannelAttention(c, TimmEcaKernelSize(c)),
+                };
+            return new ResNet(config);
+        });
 
     private static string? Normalize(string? attention)
     {

@@ -43,7 +43,7 @@ public sealed class ResidualAttentionFamily : IModelFamily
 /// <see cref="BackboneOptions.WidthMultiplier"/> (stage widths kept multiples of 4). The small-image form has a 3×3
 /// stride-1 stem and no max pool. PyTorch's default initialisation, as the reference.</para>
 /// </remarks>
-public sealed class ResidualAttentionNet : Module<Tensor, Tensor>
+public sealed class ResidualAttentionNet : Module<Tensor, Tensor>, IFeatureBackbone
 {
     private readonly List<Module<Tensor, Tensor>> _body = new();
     private readonly Linear _fc;
@@ -101,10 +101,24 @@ public sealed class ResidualAttentionNet : Module<Tensor, Tensor>
     {
         ArgumentNullException.ThrowIfNull(input);
         using var scope = Tensor.NewDisposeScope();
+        return _fc.Forward(ForwardFeatures(input)).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public Tensor ForwardFeatures(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        using var scope = Tensor.NewDisposeScope();
         var x = input;
         foreach (var m in _body) x = ForwardChild(m, x);   // the stages fire their forward hooks
-        return _fc.Forward(x.Flatten(1)).MoveToOuterDisposeScope();
+        return x.Flatten(1).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc/>
+    public string ClassifierName => "fc";
+
+    /// <inheritdoc/>
+    Linear IFeatureBackbone.Classifier => _fc;
 
     private static Tensor Upsample(Tensor x, Tensor like)
     {

@@ -42,11 +42,7 @@ public static class TensorSerialization
     public static LoadReport LoadWeights(this Module module, string path, bool strict = true, bool stripModulePrefix = true)
     {
         ArgumentNullException.ThrowIfNull(module);
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"weights file '{path}' does not exist", path);
-        var raw = IsSafeTensors(path)
-            ? SafeTensors.Read(path).Select(p => new KeyValuePair<string, RawTensor>(stripModulePrefix ? StripModule(p.Key) : p.Key, p.Value)).ToList()
-            : PyTorchCheckpoint.LoadStateDict(path, stripModulePrefix);
+        var raw = ReadStateDict(path, stripModulePrefix);
         var tensors = new List<KeyValuePair<string, Tensor>>(raw.Count);
         try
         {
@@ -64,6 +60,21 @@ public static class TensorSerialization
         {
             foreach (var (_, t) in tensors) t.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The tensors of a <c>.safetensors</c> file or of a <c>torch.save</c> state dict (file order), stripping a
+    /// DataParallel <c>module.</c> prefix when asked; the format is told by the name or, failing that, the first bytes.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not a readable checkpoint (the message names it).</exception>
+    public static IReadOnlyList<KeyValuePair<string, RawTensor>> ReadStateDict(string path, bool stripModulePrefix = true)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"weights file '{path}' does not exist", path);
+        return IsSafeTensors(path)
+            ? SafeTensors.Read(path).Select(p => new KeyValuePair<string, RawTensor>(stripModulePrefix ? StripModule(p.Key) : p.Key, p.Value)).ToList()
+            : PyTorchCheckpoint.LoadStateDict(path, stripModulePrefix);
     }
 
     private static string StripModule(string key) => key.StartsWith("module.", StringComparison.Ordinal) ? key["module.".Length..] : key;

@@ -226,10 +226,10 @@ public sealed class RegistryTests
     public void StemFollowsSmallImageAndInChannels()
     {
         using var imagenet = (ResNet)ModelRegistry.Create("resnet50");
-        CollectionAssert.AreEqual(new long[] { 64, 3, 7, 7 }, imagenet.Conv1.Weight.Shape);
+        CollectionAssert.AreEqual(new long[] { 64, 3, 7, 7 }, ((Conv2d)imagenet.Conv1).Weight.Shape);
         Assert.IsInstanceOfType<MaxPool2d>(imagenet.MaxPool);
         using var small = (ResNet)ModelRegistry.Create("epsanet50", new BackboneOptions(NumClasses: 7, InChannels: 1, SmallImage: true));
-        CollectionAssert.AreEqual(new long[] { 64, 1, 3, 3 }, small.Conv1.Weight.Shape);
+        CollectionAssert.AreEqual(new long[] { 64, 1, 3, 3 }, ((Conv2d)small.Conv1).Weight.Shape);
         Assert.IsInstanceOfType<Identity>(small.MaxPool);
         CollectionAssert.AreEqual(new long[] { 7, 2048 }, small.Fc.Weight.Shape);
         using var scope = Tensor.NewDisposeScope();

@@ -15,10 +15,7 @@ public sealed class TrainingEngineTests : OneThreadTest
 {
     // One intra-op thread: the tiny model gains little from two, and a single thread stays fast on a machine shared
     // with other work (two spinning OpenMP threads on two busy cores slow a step down many times over).
-    private static TrainingSettings Base => new()
-    {
-        BatchSize = 32, MaxEpoch = 2, LearningRate = 0.05, WeightDecay = 5e-4, Seed = 3, Workers = 2,
-    };
+    private static TrainingSettings Base => BaseSettings;
 
     [TestMethod]
     public void LossDecreasesAndEveryEpochIsReported()

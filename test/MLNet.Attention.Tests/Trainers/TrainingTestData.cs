@@ -1,6 +1,7 @@
 using MLNet.Attention.Backbones.Models;
 using MLNet.Attention.Torch;
 using MLNet.Attention.Torch.Nn;
+using MLNet.Attention.Trainers;
 using MLNet.Attention.Transforms;
 
 namespace MLNet.Attention.Tests.Trainers;
@@ -16,6 +17,12 @@ internal static class TrainingTestData
 
     /// <summary>The first 128 Fashion-MNIST test images.</summary>
     public static ImageDataset Validation => s_validation.Value;
+
+    /// <summary>The engine tests' settings: batches of 32, 2 epochs, SGD lr 0.05, weight decay 5e-4, seed 3, 2 workers.</summary>
+    public static TrainingSettings BaseSettings => new()
+    {
+        BatchSize = 32, MaxEpoch = 2, LearningRate = 0.05, WeightDecay = 5e-4, Seed = 3, Workers = 2,
+    };
 
     /// <summary>Training pipeline: a random horizontal flip, ToTensor, Fashion-MNIST normalisation.</summary>
     public static ImagePipeline TrainPipeline { get; } = ImagePipeline.FashionMnist(new RandomHorizontalFlip());
