@@ -1,4 +1,5 @@
 using MLNet.Attention.Torch.Native;
+using MLNet.Attention.Torch.Onnx;
 using static MLNet.Attention.Torch.Native.NativeMethods;
 
 namespace MLNet.Attention.Torch;
@@ -61,8 +62,11 @@ public static class Functional
         var s = Pair(stride ?? new long[] { 1 }, nameof(stride));
         var p = Pair(padding ?? new long[] { 0 }, nameof(padding));
         var d = Pair(dilation ?? new long[] { 1 }, nameof(dilation));
+        Tensor y;
         fixed (long* ps = s, pp = p, pd = d)
-            return new Tensor(mlt_conv2d(input.Handle, weight.Handle, H(bias), ps, pp, pd, groups));
+            y = new Tensor(mlt_conv2d(input.Handle, weight.Handle, H(bias), ps, pp, pd, groups));
+        OnnxTrace.Current?.Conv2d(y, input, weight, bias, s, p, d, groups);
+        return y;
     }
 
     /// <summary>2-D convolution with square stride/padding/dilation.</summary>
@@ -70,31 +74,56 @@ public static class Functional
         Conv2d(input, weight, bias, new[] { stride }, new[] { padding }, new[] { dilation }, groups);
 
     /// <summary>1-D convolution of (N,C,L) input with (O,C/groups,k) weight.</summary>
-    public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias = null, long stride = 1, long padding = 0, long dilation = 1, long groups = 1) =>
-        new(mlt_conv1d(input.Handle, weight.Handle, H(bias), stride, padding, dilation, groups));
+    public static Tensor Conv1d(Tensor input, Tensor weight, Tensor? bias = null, long stride = 1, long padding = 0, long dilation = 1, long groups = 1)
+    {
+        var y = new Tensor(mlt_conv1d(input.Handle, weight.Handle, H(bias), stride, padding, dilation, groups));
+        OnnxTrace.Current?.Conv1d(y, input, weight, bias, stride, padding, dilation, groups);
+        return y;
+    }
 
     /// <summary>x·Wᵀ + b.</summary>
-    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null) => new(mlt_linear(input.Handle, weight.Handle, H(bias)));
+    public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
+    {
+        var y = new Tensor(mlt_linear(input.Handle, weight.Handle, H(bias)));
+        OnnxTrace.Current?.Linear(y, input, weight, bias);
+        return y;
+    }
 
     // ---------------- normalisation, dropout ----------------
 
     /// <summary>Batch normalisation; in training mode updates the running statistics in place.</summary>
     public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight = null, Tensor? bias = null,
-        bool training = false, double momentum = 0.1, double eps = 1e-5) =>
-        new(mlt_batch_norm(input.Handle, H(weight), H(bias), H(runningMean), H(runningVar), training ? 1 : 0, momentum, eps));
+        bool training = false, double momentum = 0.1, double eps = 1e-5)
+    {
+        var y = new Tensor(mlt_batch_norm(input.Handle, H(weight), H(bias), H(runningMean), H(runningVar), training ? 1 : 0, momentum, eps));
+        OnnxTrace.Current?.BatchNorm(y, input, runningMean, runningVar, weight, bias, training, eps);
+        return y;
+    }
 
     /// <summary>Layer normalisation over the trailing <paramref name="normalizedShape"/> dims.</summary>
     public static unsafe Tensor LayerNorm(Tensor input, long[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
-        fixed (long* p = normalizedShape) return new Tensor(mlt_layer_norm(input.Handle, p, normalizedShape.Length, H(weight), H(bias), eps));
+        Tensor y;
+        fixed (long* p = normalizedShape) y = new Tensor(mlt_layer_norm(input.Handle, p, normalizedShape.Length, H(weight), H(bias), eps));
+        OnnxTrace.Current?.LayerNorm(y, input, normalizedShape, weight, bias, eps);
+        return y;
     }
 
     /// <summary>Group normalisation.</summary>
-    public static Tensor GroupNorm(Tensor input, long numGroups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5) =>
-        new(mlt_group_norm(input.Handle, numGroups, H(weight), H(bias), eps));
+    public static Tensor GroupNorm(Tensor input, long numGroups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
+    {
+        var y = new Tensor(mlt_group_norm(input.Handle, numGroups, H(weight), H(bias), eps));
+        OnnxTrace.Current?.GroupNorm(y, input, numGroups, weight, bias, eps);
+        return y;
+    }
 
     /// <summary>Zeroes elements with probability <paramref name="p"/> and scales the rest by 1/(1-p) while training.</summary>
-    public static Tensor Dropout(Tensor input, double p = 0.5, bool training = true) => new(mlt_dropout(input.Handle, p, training ? 1 : 0));
+    public static Tensor Dropout(Tensor input, double p = 0.5, bool training = true)
+    {
+        var y = new Tensor(mlt_dropout(input.Handle, p, training ? 1 : 0));
+        OnnxTrace.Current?.Dropout(y, input, p, training);
+        return y;
+    }
 
     // ---------------- activations ----------------
 
@@ -115,11 +144,23 @@ public static class Functional
     /// <summary>tanh(x).</summary>
     public static Tensor Tanh(Tensor x) => x.Unary(UnaryOp.Tanh);
     /// <summary>max(x, slope·x).</summary>
-    public static Tensor LeakyRelu(Tensor x, double negativeSlope = 0.01) => new(mlt_leaky_relu(x.Handle, negativeSlope));
+    public static Tensor LeakyRelu(Tensor x, double negativeSlope = 0.01)
+    {
+        var y = new Tensor(mlt_leaky_relu(x.Handle, negativeSlope));
+        OnnxTrace.Current?.LeakyRelu(y, x, negativeSlope);
+        return y;
+    }
     /// <summary>Softmax along <paramref name="dim"/>.</summary>
-    public static Tensor Softmax(Tensor x, long dim) => new(mlt_softmax(x.Handle, dim, 0));
+    public static Tensor Softmax(Tensor x, long dim) => SoftmaxCore(x, dim, false);
     /// <summary>log(softmax(x)) along <paramref name="dim"/>, computed stably.</summary>
-    public static Tensor LogSoftmax(Tensor x, long dim) => new(mlt_softmax(x.Handle, dim, 1));
+    public static Tensor LogSoftmax(Tensor x, long dim) => SoftmaxCore(x, dim, true);
+
+    private static Tensor SoftmaxCore(Tensor x, long dim, bool log)
+    {
+        var y = new Tensor(mlt_softmax(x.Handle, dim, log ? 1 : 0));
+        OnnxTrace.Current?.Softmax(y, x, dim, log);
+        return y;
+    }
 
     // ---------------- pooling, resampling, padding ----------------
 
@@ -131,8 +172,11 @@ public static class Functional
         var s = stride is null || stride.Length == 0 ? k : Pair(stride, nameof(stride));
         var p = Pair(padding ?? new long[] { 0 }, nameof(padding));
         var d = Pair(dilation ?? new long[] { 1 }, nameof(dilation));
+        Tensor y;
         fixed (long* pk = k, ps = s, pp = p, pd = d)
-            return new Tensor(mlt_max_pool2d(input.Handle, pk, ps, pp, pd, ceilMode ? 1 : 0));
+            y = new Tensor(mlt_max_pool2d(input.Handle, pk, ps, pp, pd, ceilMode ? 1 : 0));
+        OnnxTrace.Current?.MaxPool2d(y, input, k, s, p, d, ceilMode);
+        return y;
     }
 
     /// <summary>2-D max pooling with a square window.</summary>
@@ -146,8 +190,11 @@ public static class Functional
         var k = Pair(kernelSize, nameof(kernelSize));
         var s = stride is null || stride.Length == 0 ? k : Pair(stride, nameof(stride));
         var p = Pair(padding ?? new long[] { 0 }, nameof(padding));
+        Tensor y;
         fixed (long* pk = k, ps = s, pp = p)
-            return new Tensor(mlt_avg_pool2d(input.Handle, pk, ps, pp, ceilMode ? 1 : 0, countIncludePad ? 1 : 0));
+            y = new Tensor(mlt_avg_pool2d(input.Handle, pk, ps, pp, ceilMode ? 1 : 0, countIncludePad ? 1 : 0));
+        OnnxTrace.Current?.AvgPool2d(y, input, k, s, p, ceilMode, countIncludePad);
+        return y;
     }
 
     /// <summary>2-D average pooling with a square window.</summary>
@@ -165,7 +212,9 @@ public static class Functional
     public static Tensor AdaptiveAvgPool2d(Tensor input, long? outputHeight, long? outputWidth)
     {
         var (h, w) = AdaptiveSize(input, outputHeight, outputWidth);
-        return new Tensor(mlt_adaptive_pool2d(input.Handle, h, w, 0));
+        var y = new Tensor(mlt_adaptive_pool2d(input.Handle, h, w, 0));
+        OnnxTrace.Current?.AdaptivePool2d(y, input, h, w, max: false);
+        return y;
     }
 
     /// <summary>Adaptive average pooling to a square size.</summary>
@@ -175,7 +224,9 @@ public static class Functional
     public static Tensor AdaptiveMaxPool2d(Tensor input, long? outputHeight, long? outputWidth)
     {
         var (h, w) = AdaptiveSize(input, outputHeight, outputWidth);
-        return new Tensor(mlt_adaptive_pool2d(input.Handle, h, w, 1));
+        var y = new Tensor(mlt_adaptive_pool2d(input.Handle, h, w, 1));
+        OnnxTrace.Current?.AdaptivePool2d(y, input, h, w, max: true);
+        return y;
     }
 
     /// <summary>Adaptive max pooling to a square size.</summary>
@@ -186,7 +237,9 @@ public static class Functional
     {
         if (mode == InterpolationMode.Nearest && alignCorners is not null)
             throw new ArgumentException("alignCorners only applies to bilinear interpolation (as in PyTorch)", nameof(alignCorners));
-        return new Tensor(mlt_upsample2d(input.Handle, height, width, (int)mode, alignCorners == true ? 1 : 0, 0, 0));
+        var y = new Tensor(mlt_upsample2d(input.Handle, height, width, (int)mode, alignCorners == true ? 1 : 0, 0, 0));
+        OnnxTrace.Current?.Interpolate(y, input, mode, alignCorners == true, 0, 0);
+        return y;
     }
 
     /// <summary>Resizes a (N,C,H,W) tensor by scale factors (<c>F.interpolate(scale_factor=...)</c>, recompute_scale_factor unset).</summary>
@@ -198,7 +251,9 @@ public static class Functional
         var s = input.Shape;
         if (s.Length != 4) throw new ArgumentException($"Interpolate expects a 4-D (N,C,H,W) input, got shape [{string.Join(", ", s)}]", nameof(input));
         long h = (long)Math.Floor(s[2] * scaleHeight), w = (long)Math.Floor(s[3] * scaleWidth);
-        return new Tensor(mlt_upsample2d(input.Handle, h, w, (int)mode, alignCorners == true ? 1 : 0, scaleHeight, scaleWidth));
+        var y = new Tensor(mlt_upsample2d(input.Handle, h, w, (int)mode, alignCorners == true ? 1 : 0, scaleHeight, scaleWidth));
+        OnnxTrace.Current?.Interpolate(y, input, mode, alignCorners == true, scaleHeight, scaleWidth);
+        return y;
     }
 
     /// <summary>Pads the last dims: <paramref name="pads"/> = (left, right, top, bottom, …) as in PyTorch.</summary>
@@ -207,7 +262,10 @@ public static class Functional
         ArgumentNullException.ThrowIfNull(pads);
         if (pads.Length == 0 || pads.Length % 2 != 0)
             throw new ArgumentException($"pads must hold an even, non-zero number of values, got {pads.Length}", nameof(pads));
-        fixed (long* p = pads) return new Tensor(mlt_pad(input.Handle, p, pads.Length, (int)mode, value));
+        Tensor y;
+        fixed (long* p = pads) y = new Tensor(mlt_pad(input.Handle, p, pads.Length, (int)mode, value));
+        OnnxTrace.Current?.Pad(y, input, pads, mode, value);
+        return y;
     }
 
     // ---------------- losses ----------------
@@ -218,17 +276,19 @@ public static class Functional
     {
         if (labelSmoothing < 0 || labelSmoothing > 1)
             throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, "label smoothing must be in [0, 1]");
+        OnnxTrace.Current?.Unmapped("Functional.CrossEntropy");
         return new Tensor(mlt_cross_entropy(input.Handle, target.Handle, H(weight), (int)reduction, ignoreIndex, labelSmoothing));
     }
 
     /// <summary>Negative log-likelihood of log-probabilities against class indices.</summary>
     public static Tensor NllLoss(Tensor input, Tensor target, Tensor? weight = null, Reduction reduction = Reduction.Mean, long ignoreIndex = -100) =>
-        new(mlt_nll_loss(input.Handle, target.Handle, H(weight), (int)reduction, ignoreIndex));
+        OnnxTrace.Current is { } t ? throw t.Unexportable("Functional.NllLoss") : new(mlt_nll_loss(input.Handle, target.Handle, H(weight), (int)reduction, ignoreIndex));
 
     /// <summary>Mean squared error.</summary>
     public static Tensor MseLoss(Tensor input, Tensor target, Reduction reduction = Reduction.Mean) =>
-        new(mlt_mse_loss(input.Handle, target.Handle, (int)reduction));
+        OnnxTrace.Current is { } t ? throw t.Unexportable("Functional.MseLoss") : new(mlt_mse_loss(input.Handle, target.Handle, (int)reduction));
 
     /// <summary>One-hot encoding of int64 class indices.</summary>
-    public static Tensor OneHot(Tensor labels, long numClasses = -1) => new(mlt_one_hot(labels.Handle, numClasses));
+    public static Tensor OneHot(Tensor labels, long numClasses = -1) =>
+        OnnxTrace.Current is { } t ? throw t.Unexportable("Functional.OneHot") : new(mlt_one_hot(labels.Handle, numClasses));
 }

@@ -1,4 +1,5 @@
 using MLNet.Attention.Torch.Native;
+using MLNet.Attention.Torch.Onnx;
 using static MLNet.Attention.Torch.Native.NativeMethods;
 
 namespace MLNet.Attention.Torch;
@@ -34,7 +35,7 @@ public sealed partial class Tensor
         var dev = device ?? Device.Cpu;
         fixed (T* p = data)
         fixed (long* s = shape)
-            return new Tensor(mlt_from_data(p, s, shape.Length, (int)DTypeExtensions.Of<T>(), (int)dev.Type, dev.Index, requiresGrad ? 1 : 0));
+            return Constant(new Tensor(mlt_from_data(p, s, shape.Length, (int)DTypeExtensions.Of<T>(), (int)dev.Type, dev.Index, requiresGrad ? 1 : 0)));
     }
 
     /// <summary>A tensor holding a copy of <paramref name="data"/> with the given shape.</summary>
@@ -51,7 +52,7 @@ public sealed partial class Tensor
         var dev = device ?? Device.Cpu;
         fixed (byte* p = bytes)
         fixed (long* s = shape)
-            return new Tensor(mlt_from_data(p, s, shape.Length, (int)dtype, (int)dev.Type, dev.Index, 0));
+            return Constant(new Tensor(mlt_from_data(p, s, shape.Length, (int)dtype, (int)dev.Type, dev.Index, 0)));
     }
 
     /// <summary>A 0-d tensor holding <paramref name="value"/>.</summary>
@@ -62,7 +63,7 @@ public sealed partial class Tensor
     {
         CheckShape(shape);
         var dev = device ?? Device.Cpu;
-        fixed (long* s = shape) return new Tensor(mlt_empty(s, shape.Length, (int)dtype, (int)dev.Type, dev.Index));
+        fixed (long* s = shape) return Constant(new Tensor(mlt_empty(s, shape.Length, (int)dtype, (int)dev.Type, dev.Index)));
     }
 
     /// <summary>A tensor filled with <paramref name="value"/>.</summary>
@@ -70,7 +71,7 @@ public sealed partial class Tensor
     {
         CheckShape(shape);
         var dev = device ?? Device.Cpu;
-        fixed (long* s = shape) return new Tensor(mlt_full(s, shape.Length, value, (int)dtype, (int)dev.Type, dev.Index, requiresGrad ? 1 : 0));
+        fixed (long* s = shape) return Constant(new Tensor(mlt_full(s, shape.Length, value, (int)dtype, (int)dev.Type, dev.Index, requiresGrad ? 1 : 0)));
     }
 
     /// <summary>Zeros.</summary>
@@ -95,14 +96,21 @@ public sealed partial class Tensor
     {
         CheckShape(shape);
         var dev = device ?? Device.Cpu;
-        fixed (long* s = shape) return new Tensor(mlt_rand(s, shape.Length, normal ? 1 : 0, (int)dtype, (int)dev.Type, dev.Index));
+        fixed (long* s = shape) return Constant(new Tensor(mlt_rand(s, shape.Length, normal ? 1 : 0, (int)dtype, (int)dev.Type, dev.Index)));
     }
 
     /// <summary>start, start+step, … below end.</summary>
     public static Tensor Arange(double start, double end, double step = 1, DType dtype = DType.Int64, Device? device = null)
     {
         var dev = device ?? Device.Cpu;
-        return new Tensor(mlt_arange(start, end, step, (int)dtype, (int)dev.Type, dev.Index));
+        return Constant(new Tensor(mlt_arange(start, end, step, (int)dtype, (int)dev.Type, dev.Index)));
+    }
+
+    /// <summary>A tensor a factory made: a constant of an ONNX graph traced now (its values at first use).</summary>
+    private static Tensor Constant(Tensor t)
+    {
+        OnnxTrace.Current?.Constant(t);
+        return t;
     }
 
     /// <summary>Concatenates along an existing dim.</summary>
@@ -114,6 +122,7 @@ public sealed partial class Tensor
         Tensor r;
         fixed (IntPtr* p = hs) r = new Tensor(mlt_cat(p, hs.Length, dim));
         GC.KeepAlive(tensors);
+        OnnxTrace.Current?.Cat(r, tensors, dim);
         return r;
     }
 
@@ -126,11 +135,17 @@ public sealed partial class Tensor
         Tensor r;
         fixed (IntPtr* p = hs) r = new Tensor(mlt_stack(p, hs.Length, dim));
         GC.KeepAlive(tensors);
+        OnnxTrace.Current?.Stack(r, tensors, dim);
         return r;
     }
 
     /// <summary>Elementwise choice: <paramref name="a"/> where <paramref name="condition"/>, else <paramref name="b"/>.</summary>
-    public static Tensor Where(Tensor condition, Tensor a, Tensor b) => new(mlt_where(condition.Handle, a.Handle, b.Handle));
+    public static Tensor Where(Tensor condition, Tensor a, Tensor b)
+    {
+        var y = new Tensor(mlt_where(condition.Handle, a.Handle, b.Handle));
+        OnnxTrace.Current?.Where(y, condition, a, b);
+        return y;
+    }
 
     /// <summary>Matrix product (<c>torch.matmul</c>).</summary>
     public static Tensor MatMul(Tensor a, Tensor b) => a.MatMul(b);

@@ -1,4 +1,5 @@
 using MLNet.Attention.Torch.Native;
+using MLNet.Attention.Torch.Onnx;
 using static MLNet.Attention.Torch.Native.NativeMethods;
 
 namespace MLNet.Attention.Torch;
@@ -18,12 +19,55 @@ internal enum BinaryOp
 
 public sealed partial class Tensor
 {
-    internal Tensor Unary(UnaryOp op) => new(mlt_unary((int)op, Handle));
-    internal Tensor UnaryInPlace(UnaryOp op) { Check(mlt_unary_((int)op, Handle)); return this; }
-    internal Tensor Binary(BinaryOp op, Tensor other, double alpha = 1) => new(mlt_binary((int)op, Handle, other.Handle, alpha));
-    internal Tensor BinaryInPlace(BinaryOp op, Tensor other, double alpha = 1) { Check(mlt_binary_((int)op, Handle, other.Handle, alpha)); return this; }
-    internal Tensor Scalar(BinaryOp op, double s, bool reverse = false) => new(mlt_binary_scalar((int)op, Handle, s, reverse ? 1 : 0));
-    internal Tensor ScalarInPlace(BinaryOp op, double s) { Check(mlt_binary_scalar_((int)op, Handle, s)); return this; }
+    // Each op reports itself to an open ONNX trace (OnnxTrace.Current) after it ran; in-place ops name their input's
+    // value first (a constant made in the forward pass is captured before it changes).
+    internal Tensor Unary(UnaryOp op)
+    {
+        var y = new Tensor(mlt_unary((int)op, Handle));
+        OnnxTrace.Current?.Unary(op, this, y);
+        return y;
+    }
+
+    internal Tensor UnaryInPlace(UnaryOp op)
+    {
+        var trace = OnnxTrace.Current;
+        trace?.In(this);
+        Check(mlt_unary_((int)op, Handle));
+        trace?.Unary(op, this, this);
+        return this;
+    }
+
+    internal Tensor Binary(BinaryOp op, Tensor other, double alpha = 1)
+    {
+        var y = new Tensor(mlt_binary((int)op, Handle, other.Handle, alpha));
+        OnnxTrace.Current?.Binary(op, this, other, alpha, y, y.DType);
+        return y;
+    }
+
+    internal Tensor BinaryInPlace(BinaryOp op, Tensor other, double alpha = 1)
+    {
+        var trace = OnnxTrace.Current;
+        trace?.In(this);
+        Check(mlt_binary_((int)op, Handle, other.Handle, alpha));
+        trace?.Binary(op, this, other, alpha, this, DType);
+        return this;
+    }
+
+    internal Tensor Scalar(BinaryOp op, double s, bool reverse = false)
+    {
+        var y = new Tensor(mlt_binary_scalar((int)op, Handle, s, reverse ? 1 : 0));
+        OnnxTrace.Current?.Scalar(op, this, s, reverse, y, y.DType);
+        return y;
+    }
+
+    internal Tensor ScalarInPlace(BinaryOp op, double s)
+    {
+        var trace = OnnxTrace.Current;
+        trace?.In(this);
+        Check(mlt_binary_scalar_((int)op, Handle, s));
+        trace?.Scalar(op, this, s, false, this, DType);
+        return this;
+    }
 
     // ---------------- arithmetic (broadcasting) ----------------
 
@@ -78,11 +122,20 @@ public sealed partial class Tensor
     public Tensor ClampMax_(double max) => ScalarInPlace(BinaryOp.Minimum, max);
 
     /// <summary>Clamps into [min, max]; either bound may be omitted.</summary>
-    public Tensor Clamp(double? min = null, double? max = null) =>
-        new(mlt_clamp(Handle, min ?? 0, max ?? 0, min.HasValue ? 1 : 0, max.HasValue ? 1 : 0));
+    public Tensor Clamp(double? min = null, double? max = null)
+    {
+        var y = new Tensor(mlt_clamp(Handle, min ?? 0, max ?? 0, min.HasValue ? 1 : 0, max.HasValue ? 1 : 0));
+        OnnxTrace.Current?.Clamp(y, this, min, max);
+        return y;
+    }
 
     /// <summary>Replaces the elements where <paramref name="mask"/> is true by <paramref name="value"/>.</summary>
-    public Tensor MaskedFill(Tensor mask, double value) => new(mlt_masked_fill(Handle, mask.Handle, value));
+    public Tensor MaskedFill(Tensor mask, double value)
+    {
+        var y = new Tensor(mlt_masked_fill(Handle, mask.Handle, value));
+        OnnxTrace.Current?.MaskedFill(y, this, mask, value);
+        return y;
+    }
 
     /// <summary>Elementwise ==.</summary>
     public Tensor Eq(Tensor other) => Binary(BinaryOp.Eq, other);
@@ -170,7 +223,10 @@ public sealed partial class Tensor
     private unsafe Tensor Reduce(int op, long[]? dims, bool keepDim)
     {
         dims ??= Array.Empty<long>();
-        fixed (long* p = dims) return new(mlt_reduce(op, Handle, p, dims.Length, keepDim ? 1 : 0));
+        Tensor y;
+        fixed (long* p = dims) y = new(mlt_reduce(op, Handle, p, dims.Length, keepDim ? 1 : 0));
+        OnnxTrace.Current?.Reduce(y, this, op, dims, keepDim);
+        return y;
     }
 
     /// <summary>Sum of all elements.</summary>
@@ -203,7 +259,9 @@ public sealed partial class Tensor
     {
         IntPtr v, i;
         Check(mlt_reduce_with_indices(0, Handle, dim, keepDim ? 1 : 0, &v, &i));
-        return (new Tensor(v), new Tensor(i));
+        var r = (new Tensor(v), new Tensor(i));
+        OnnxTrace.Current?.ReduceWithIndices(r.Item1, r.Item2, this, max: true, dim, keepDim);
+        return r;
     }
 
     /// <summary>Minimum along <paramref name="dim"/>: values and their indices.</summary>
@@ -211,50 +269,121 @@ public sealed partial class Tensor
     {
         IntPtr v, i;
         Check(mlt_reduce_with_indices(1, Handle, dim, keepDim ? 1 : 0, &v, &i));
-        return (new Tensor(v), new Tensor(i));
+        var r = (new Tensor(v), new Tensor(i));
+        OnnxTrace.Current?.ReduceWithIndices(r.Item1, r.Item2, this, max: false, dim, keepDim);
+        return r;
     }
 
     /// <summary>Index of the maximum along <paramref name="dim"/> (of the flattened tensor when null).</summary>
-    public Tensor ArgMax(long? dim = null, bool keepDim = false) =>
-        new(mlt_argmax(Handle, dim ?? 0, dim.HasValue ? 1 : 0, keepDim ? 1 : 0));
+    public Tensor ArgMax(long? dim = null, bool keepDim = false)
+    {
+        var y = new Tensor(mlt_argmax(Handle, dim ?? 0, dim.HasValue ? 1 : 0, keepDim ? 1 : 0));
+        OnnxTrace.Current?.ArgMax(y, this, dim, keepDim);
+        return y;
+    }
 
     /// <summary>The <paramref name="k"/> largest (or smallest) elements along <paramref name="dim"/>.</summary>
     public unsafe (Tensor Values, Tensor Indices) TopK(long k, long dim = -1, bool largest = true, bool sorted = true)
     {
+        OnnxTrace.Current?.Unmapped("Tensor.TopK");
         IntPtr v, i;
         Check(mlt_topk(Handle, k, dim, largest ? 1 : 0, sorted ? 1 : 0, &v, &i));
         return (new Tensor(v), new Tensor(i));
     }
 
     /// <summary>The p-norm of all elements.</summary>
-    public Tensor Norm(double p = 2) => new(mlt_norm(Handle, p));
+    public Tensor Norm(double p = 2) => OnnxTrace.Current is { } t ? throw t.Unexportable("Tensor.Norm") : new(mlt_norm(Handle, p));
 
     // ---------------- shape ----------------
 
     /// <summary>The same data seen with another shape (one dim may be -1); needs compatible strides.</summary>
-    public unsafe Tensor View(params long[] shape) { fixed (long* p = shape) return new(mlt_view(Handle, p, shape.Length)); }
+    public unsafe Tensor View(params long[] shape)
+    {
+        Tensor y;
+        fixed (long* p = shape) y = new(mlt_view(Handle, p, shape.Length));
+        OnnxTrace.Current?.Reshape(y, this, shape, "Tensor.View");
+        return y;
+    }
     /// <summary>Another shape, copying only when a view is impossible.</summary>
-    public unsafe Tensor Reshape(params long[] shape) { fixed (long* p = shape) return new(mlt_reshape(Handle, p, shape.Length)); }
+    public unsafe Tensor Reshape(params long[] shape)
+    {
+        Tensor y;
+        fixed (long* p = shape) y = new(mlt_reshape(Handle, p, shape.Length));
+        OnnxTrace.Current?.Reshape(y, this, shape, "Tensor.Reshape");
+        return y;
+    }
     /// <summary>Reorders the dimensions.</summary>
-    public unsafe Tensor Permute(params long[] dims) { fixed (long* p = dims) return new(mlt_permute(Handle, p, dims.Length)); }
+    public unsafe Tensor Permute(params long[] dims)
+    {
+        Tensor y;
+        fixed (long* p = dims) y = new(mlt_permute(Handle, p, dims.Length));
+        OnnxTrace.Current?.Permute(y, this, dims);
+        return y;
+    }
     /// <summary>Swaps two dimensions.</summary>
-    public Tensor Transpose(long dim0, long dim1) => new(mlt_transpose(Handle, dim0, dim1));
+    public Tensor Transpose(long dim0, long dim1)
+    {
+        var y = new Tensor(mlt_transpose(Handle, dim0, dim1));
+        OnnxTrace.Current?.Transpose(y, this, dim0, dim1);
+        return y;
+    }
     /// <summary>Merges dims <paramref name="startDim"/>..<paramref name="endDim"/> into one.</summary>
-    public Tensor Flatten(long startDim = 0, long endDim = -1) => new(mlt_flatten(Handle, startDim, endDim));
+    public Tensor Flatten(long startDim = 0, long endDim = -1)
+    {
+        var y = new Tensor(mlt_flatten(Handle, startDim, endDim));
+        OnnxTrace.Current?.ReshapeToOutput(y, this, "Tensor.Flatten");
+        return y;
+    }
     /// <summary>Broadcasts size-1 dims to <paramref name="shape"/> (-1 keeps a size) without copying.</summary>
-    public unsafe Tensor Expand(params long[] shape) { fixed (long* p = shape) return new(mlt_expand(Handle, p, shape.Length)); }
+    public unsafe Tensor Expand(params long[] shape)
+    {
+        Tensor y;
+        fixed (long* p = shape) y = new(mlt_expand(Handle, p, shape.Length));
+        OnnxTrace.Current?.Expand(y, this);
+        return y;
+    }
     /// <summary>Inserts a size-1 dim.</summary>
-    public Tensor Unsqueeze(long dim) => new(mlt_unsqueeze(Handle, dim));
+    public Tensor Unsqueeze(long dim)
+    {
+        var y = new Tensor(mlt_unsqueeze(Handle, dim));
+        OnnxTrace.Current?.Unsqueeze(y, this, dim);
+        return y;
+    }
     /// <summary>Removes a size-1 dim.</summary>
-    public Tensor Squeeze(long dim) => new(mlt_squeeze(Handle, dim, 0));
+    public Tensor Squeeze(long dim)
+    {
+        var y = new Tensor(mlt_squeeze(Handle, dim, 0));
+        OnnxTrace.Current?.Squeeze(y, this, dim);
+        return y;
+    }
     /// <summary>Removes every size-1 dim.</summary>
-    public Tensor Squeeze() => new(mlt_squeeze(Handle, 0, 1));
+    public Tensor Squeeze()
+    {
+        var y = new Tensor(mlt_squeeze(Handle, 0, 1));
+        OnnxTrace.Current?.Squeeze(y, this, null);
+        return y;
+    }
     /// <summary>Picks entries <paramref name="index"/> (int64) along <paramref name="dim"/>.</summary>
-    public Tensor IndexSelect(long dim, Tensor index) => new(mlt_index_select(Handle, dim, index.Handle));
+    public Tensor IndexSelect(long dim, Tensor index)
+    {
+        var y = new Tensor(mlt_index_select(Handle, dim, index.Handle));
+        OnnxTrace.Current?.IndexSelect(y, this, dim, index);
+        return y;
+    }
     /// <summary>A view of <paramref name="length"/> entries from <paramref name="start"/> along <paramref name="dim"/>.</summary>
-    public Tensor Narrow(long dim, long start, long length) => new(mlt_narrow(Handle, dim, start, length));
+    public Tensor Narrow(long dim, long start, long length)
+    {
+        var y = new Tensor(mlt_narrow(Handle, dim, start, length));
+        OnnxTrace.Current?.Narrow(y, this, dim, start, length);
+        return y;
+    }
     /// <summary>A view of entry <paramref name="index"/> along <paramref name="dim"/>, that dim removed.</summary>
-    public Tensor Select(long dim, long index) => new(mlt_select(Handle, dim, index));
+    public Tensor Select(long dim, long index)
+    {
+        var y = new Tensor(mlt_select(Handle, dim, index));
+        OnnxTrace.Current?.Select(y, this, dim, index);
+        return y;
+    }
 
     private unsafe Tensor[] SplitCore(int mode, long size, long[]? sizes, long dim)
     {
@@ -269,6 +398,7 @@ public sealed partial class Tensor
         Check(n);
         var result = new Tensor[n];
         for (int i = 0; i < n; i++) result[i] = new Tensor(outs[i]);
+        OnnxTrace.Current?.Split(result, this, dim);
         return result;
     }
 
@@ -282,7 +412,17 @@ public sealed partial class Tensor
     // ---------------- linear algebra ----------------
 
     /// <summary>Matrix product with broadcasting (<c>torch.matmul</c>).</summary>
-    public Tensor MatMul(Tensor other) => new(mlt_matmul(Handle, other.Handle));
+    public Tensor MatMul(Tensor other)
+    {
+        var y = new Tensor(mlt_matmul(Handle, other.Handle));
+        OnnxTrace.Current?.MatMul(y, this, other);
+        return y;
+    }
     /// <summary>Batched matrix product of (B,n,m)·(B,m,p).</summary>
-    public Tensor Bmm(Tensor other) => new(mlt_bmm(Handle, other.Handle));
+    public Tensor Bmm(Tensor other)
+    {
+        var y = new Tensor(mlt_bmm(Handle, other.Handle));
+        OnnxTrace.Current?.MatMul(y, this, other);
+        return y;
+    }
 }

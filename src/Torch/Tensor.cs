@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using MLNet.Attention.Torch.Native;
+using MLNet.Attention.Torch.Onnx;
 using static MLNet.Attention.Torch.Native.NativeMethods;
 
 namespace MLNet.Attention.Torch;
@@ -20,6 +21,7 @@ public sealed partial class Tensor : IDisposable
     {
         _handle = new TensorHandle(Check(handle));
         DisposeScope.Register(this);
+        OnnxTrace.Created(this);
     }
 
     internal TensorHandle Handle
@@ -178,39 +180,54 @@ public sealed partial class Tensor : IDisposable
 
     /// <summary>Moves (or copies) to a device and/or dtype. Returns a new handle (the same storage if nothing changes).</summary>
     public Tensor To(Device device, DType? dtype = null, bool nonBlocking = false, bool copy = false) =>
-        new(mlt_to(Handle, (int)device.Type, device.Index, dtype is null ? -1 : (int)dtype, nonBlocking ? 1 : 0, copy ? 1 : 0));
+        Traced(new(mlt_to(Handle, (int)device.Type, device.Index, dtype is null ? -1 : (int)dtype, nonBlocking ? 1 : 0, copy ? 1 : 0)));
 
     /// <summary>Converts the element type.</summary>
     public Tensor To(DType dtype)
     {
         var d = Device;
-        return new(mlt_to(Handle, (int)d.Type, d.Index, (int)dtype, 0, 0));
+        return Traced(new(mlt_to(Handle, (int)d.Type, d.Index, (int)dtype, 0, 0)));
     }
 
     /// <summary>A copy in host memory.</summary>
     public Tensor Cpu() => To(Device.Cpu);
 
     /// <summary>A copy in page-locked host memory, for asynchronous host-to-GPU copies.</summary>
-    public Tensor PinMemory() => new(mlt_pin_memory(Handle));
+    public Tensor PinMemory() => Traced(new(mlt_pin_memory(Handle)));
 
     /// <summary>A contiguous tensor (this one's data if already contiguous).</summary>
-    public Tensor Contiguous() => new(mlt_contiguous(Handle, 0));
+    public Tensor Contiguous() => Traced(new(mlt_contiguous(Handle, 0)));
 
     /// <summary>The same values in channels-last (NHWC) memory order, with the canonical strides (C·H·W, 1, W·C, C) of
     /// PyTorch's <c>to(memory_format=torch.channels_last)</c> (a copy also when size-1 dimensions make NCHW strides pass for NHWC).</summary>
-    public Tensor ContiguousChannelsLast() => new(mlt_contiguous(Handle, 1));
+    public Tensor ContiguousChannelsLast() => Traced(new(mlt_contiguous(Handle, 1)));
 
     /// <summary>A copy of the data, recorded by autograd.</summary>
-    public Tensor Clone() => new(mlt_clone(Handle));
+    public Tensor Clone() => Traced(new(mlt_clone(Handle)));
 
     /// <summary>The same data, cut from the autograd graph.</summary>
-    public Tensor Detach() => new(mlt_detach(Handle));
+    public Tensor Detach() => Traced(new(mlt_detach(Handle)));
 
     /// <summary>A second handle to this very tensor (disposing one leaves the other valid).</summary>
-    public Tensor Alias() => new(mlt_alias(Handle));
+    public Tensor Alias() => Traced(new(mlt_alias(Handle)));
+
+    /// <summary>A copy, view or cast of this tensor with the same values (memory format and device are not part of an ONNX graph).</summary>
+    private Tensor Traced(Tensor y)
+    {
+        if (OnnxTrace.Current is { } trace)
+        {
+            if (y.DType == DType) trace.Identity(y, this);
+            else trace.Cast(y, this);
+        }
+        return y;
+    }
 
     /// <summary>Replaces this tensor's data with <paramref name="data"/>'s, keeping its identity (<c>t.data = data</c>).</summary>
-    public void SetData(Tensor data) => Check(mlt_set_data(Handle, data.Handle));
+    public void SetData(Tensor data)
+    {
+        OnnxTrace.Current?.Overwrite(this, "Tensor.SetData");
+        Check(mlt_set_data(Handle, data.Handle));
+    }
 
     // ---------------- autograd ----------------
 
@@ -268,17 +285,17 @@ public sealed partial class Tensor : IDisposable
     // ---------------- in-place initialisation (no autograd record) ----------------
 
     /// <summary>Fills with samples of U(low, high) from libtorch's generator.</summary>
-    public Tensor Uniform_(double low = 0, double high = 1) { Check(mlt_uniform_(Handle, low, high)); return this; }
+    public Tensor Uniform_(double low = 0, double high = 1) { OnnxTrace.Current?.Overwrite(this, "Tensor.Uniform_"); Check(mlt_uniform_(Handle, low, high)); return this; }
 
     /// <summary>Fills with samples of N(mean, std²) from libtorch's generator.</summary>
-    public Tensor Normal_(double mean = 0, double std = 1) { Check(mlt_normal_(Handle, mean, std)); return this; }
+    public Tensor Normal_(double mean = 0, double std = 1) { OnnxTrace.Current?.Overwrite(this, "Tensor.Normal_"); Check(mlt_normal_(Handle, mean, std)); return this; }
 
     /// <summary>Fills with a constant.</summary>
-    public Tensor Fill_(double value) { Check(mlt_fill_(Handle, value)); return this; }
+    public Tensor Fill_(double value) { OnnxTrace.Current?.Overwrite(this, "Tensor.Fill_"); Check(mlt_fill_(Handle, value)); return this; }
 
     /// <summary>Fills with zeros.</summary>
     public Tensor Zero_() => Fill_(0);
 
     /// <summary>Copies <paramref name="source"/>'s values into this tensor (broadcasting, converting dtype and device).</summary>
-    public Tensor Copy_(Tensor source) { Check(mlt_copy_(Handle, source.Handle)); return this; }
+    public Tensor Copy_(Tensor source) { OnnxTrace.Current?.Overwrite(this, "Tensor.Copy_"); Check(mlt_copy_(Handle, source.Handle)); return this; }
 }
