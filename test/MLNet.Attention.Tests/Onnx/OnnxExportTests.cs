@@ -38,7 +38,12 @@ public sealed class OnnxExportTests
             var ours = OnnxTestKit.Eval(model, x, shape);
             var ort = OnnxTestKit.Run(session, "input", x, shape);
             CollectionAssert.AreEqual(new long[] { batch, 10 }, ort[0].Shape, $"{name}: ORT output shape at batch {batch}");
-            OnnxTestKit.AssertLogitsClose(ours, ort[0].Values, 10, 1e-4, 1e-5, $"{name} batch {batch}");
+            // Deep random nets (seresnet152d, ecaresnet101d, botnet50) are ill-conditioned in float32: two float32 engines
+            // can differ by no less than each differs from the exact result (ORT also folds batch norm into the conv weights,
+            // another rounding), so the bounds widen to 8x our own measured
+            // float32-vs-float64 error when that exceeds 1e-4 of the logits' scale / 1e-5 on probabilities.
+            var exact = OnnxTestKit.EvalFloat64(model, () => ModelRegistry.Create(name, Small), x, shape);
+            OnnxTestKit.AssertLogitsClose(ours, ort[0].Values, 10, 1e-4, 1e-5, $"{name} batch {batch}", exact);
         }
     }
 
